@@ -1,0 +1,94 @@
+package models
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+)
+
+// JSON is a JSON document stored as text. A nil JSON is SQL NULL.
+type JSON []byte
+
+// Value implements driver.Valuer.
+func (j JSON) Value() (driver.Value, error) {
+	if j == nil {
+		return nil, nil
+	}
+	return string(j), nil
+}
+
+// Scan implements sql.Scanner.
+func (j *JSON) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*j = nil
+	case string:
+		*j = JSON(v)
+	case []byte:
+		*j = append(JSON(nil), v...)
+	default:
+		return fmt.Errorf("models: cannot scan %T into JSON", src)
+	}
+	return nil
+}
+
+// MarshalJSON emits the document as it is, or null.
+func (j JSON) MarshalJSON() ([]byte, error) {
+	if j == nil {
+		return []byte("null"), nil
+	}
+	return j, nil
+}
+
+// GormDataType keeps GORM from guessing a column type.
+func (JSON) GormDataType() string { return "string" }
+
+// Versions records, per field of a row, the version of the event that last
+// set it: FormatTime(createdAt) + " " + eventID. Because the time part is
+// fixed-width, comparing two versions as strings orders them exactly as the
+// contract orders events (createdAt first, then event id byte-wise).
+type Versions map[string]string
+
+// Claim records v for key and reports true when v is newer than what key
+// holds; an older or equal version leaves key alone and reports false.
+func (vs Versions) Claim(key, v string) bool {
+	if v <= vs[key] {
+		return false
+	}
+	vs[key] = v
+	return true
+}
+
+// Value implements driver.Valuer.
+func (vs Versions) Value() (driver.Value, error) {
+	if vs == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(map[string]string(vs))
+	return string(b), err
+}
+
+// Scan implements sql.Scanner.
+func (vs *Versions) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*vs = Versions{}
+		return nil
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("models: cannot scan %T into Versions", src)
+	}
+	m := Versions{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("models: scan versions: %w", err)
+	}
+	*vs = m
+	return nil
+}
+
+// GormDataType keeps GORM from guessing a column type.
+func (Versions) GormDataType() string { return "string" }

@@ -1,0 +1,20 @@
+package models
+
+// Message is one WhatsApp message, inbound or outbound.
+type Message struct {
+	ID             string `gorm:"primaryKey"`
+	ConversationID string
+	ContactID      *string
+	Channel        *string
+	Direction      string // DirectionInbound once a message.received exists for the id
+	Status         string // MessageReceived, MessageSent or MessageFailed
+	Body           *string
+	From           *string `gorm:"column:from_addr"`
+	To             *string `gorm:"column:to_addr"`
+	Error          JSON    // {"code","message"} of the newest message.failed, NULL if none
+	Versions       Versions
+	CreatedAt      Time
+	UpdatedAt      Time
+	SyncedAt       Time
+	Seq            int64
+}

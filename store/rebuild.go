@@ -1,0 +1,42 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/buzzmirror/buzzmirror/models"
+)
+
+// ClearMirror deletes every mirror row, leaving the journal alone.
+func (tx *Tx) ClearMirror() error {
+	for _, table := range []string{"contact_tags", "contacts", "conversations", "messages", "workflow_runs"} {
+		if err := tx.g.Exec("DELETE FROM " + table).Error; err != nil {
+			return fmt.Errorf("store: clear %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// EachEvent calls fn for every journaled event, oldest createdAt first, ties
+// by id, reading batch rows at a time so memory stays flat.
+func (tx *Tx) EachEvent(batch int, fn func(*models.Event) error) error {
+	var after *models.Event
+	for {
+		q := tx.g.Order("created_at, id").Limit(batch)
+		if after != nil {
+			q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", after.CreatedAt, after.CreatedAt, after.ID)
+		}
+		var page []models.Event
+		if err := q.Find(&page).Error; err != nil {
+			return fmt.Errorf("store: read journal: %w", err)
+		}
+		for i := range page {
+			if err := fn(&page[i]); err != nil {
+				return err
+			}
+		}
+		if len(page) < batch {
+			return nil
+		}
+		after = &page[len(page)-1]
+	}
+}

@@ -1,0 +1,163 @@
+// Package store opens the SQLite or Postgres database, migrates it, and owns
+// every query and transaction. It knows nothing of HTTP.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Drivers the store can open.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// ErrUnavailable wraps every failure to reach or use the database, so callers
+// can tell "try again later" from bad input.
+var ErrUnavailable = errors.New("storage unavailable")
+
+// DB is the mirror's database. On SQLite writes go through a pool of one
+// connection, so Go queues writers instead of SQLite's busy loop; reads use a
+// separate pool that WAL lets run beside the writer. On Postgres both are one
+// pool.
+type DB struct {
+	driver string
+	write  *gorm.DB
+	read   *gorm.DB
+	closer []*sql.DB
+
+	// Now is the clock behind receivedAt and syncedAt; tests replace it.
+	Now func() time.Time
+}
+
+// Options tune Open.
+type Options struct {
+	// MaxOpenConns caps the read pool (and on Postgres the whole pool).
+	MaxOpenConns int
+}
+
+// Open connects to the database without migrating it.
+func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 8
+	}
+	db := &DB{driver: driver, Now: time.Now}
+	var err error
+	switch driver {
+	case DriverSQLite:
+		db.write, err = openGorm(sqlite.Open(sqliteDSN(dsn, true)), 1)
+		if err == nil {
+			db.read, err = openGorm(sqlite.Open(sqliteDSN(dsn, false)), opts.MaxOpenConns)
+		}
+	case DriverPostgres:
+		db.write, err = openGorm(postgres.Open(dsn), opts.MaxOpenConns)
+		db.read = db.write
+	default:
+		return nil, fmt.Errorf("store: unknown driver %q (want %q or %q)", driver, DriverSQLite, DriverPostgres)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", driver, err)
+	}
+	for _, g := range []*gorm.DB{db.write, db.read} {
+		sqlDB, _ := g.DB()
+		db.closer = append(db.closer, sqlDB)
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openGorm(d gorm.Dialector, maxConns int) (*gorm.DB, error) {
+	g, err := gorm.Open(d, &gorm.Config{
+		// GORM's default logger prints slow queries with their values, which
+		// would put phone numbers and message bodies into the log.
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return g, nil
+}
+
+// sqliteDSN turns the configured file path into a go-sqlite3 URI with every
+// setting the service relies on in one place: WAL so readers never block the
+// writer, synchronous=FULL so an acknowledged event survives power loss, a
+// busy timeout for other processes (migrate, rebuild), foreign keys, and
+// BEGIN IMMEDIATE for writers so a transaction never fails on lock upgrade.
+func sqliteDSN(path string, writer bool) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_synchronous", "FULL")
+	if writer {
+		q.Set("_journal_mode", "WAL")
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Set("_query_only", "1")
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	if !strings.HasPrefix(path, "file:") {
+		path = "file:" + path
+	}
+	return path + sep + q.Encode()
+}
+
+// Driver names the database kind.
+func (db *DB) Driver() string { return db.driver }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	for _, c := range db.closer {
+		if err := c.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping: %w: %w", ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// Close releases every connection.
+func (db *DB) Close() error {
+	var errs []error
+	seen := map[*sql.DB]bool{}
+	for _, c := range db.closer {
+		if c != nil && !seen[c] {
+			seen[c] = true
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unavailable marks err as a storage failure unless it is a context error or
+// already marked.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}

@@ -1,0 +1,98 @@
+// Package storetest opens fresh, migrated databases for tests: SQLite
+// always, Postgres when BUZZMIRROR_TEST_POSTGRES_DSN is set. Each database is
+// private to its test (a temporary file, or a schema of its own), so tests
+// run in parallel.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for schema setup
+
+	"github.com/buzzmirror/buzzmirror/store"
+)
+
+// PostgresEnv names the variable holding the Postgres test DSN.
+const PostgresEnv = "BUZZMIRROR_TEST_POSTGRES_DSN"
+
+// Drivers lists the drivers to test against. Under CI a missing Postgres
+// DSN fails the test instead of skipping silently.
+func Drivers(t testing.TB) []string {
+	t.Helper()
+	drivers := []string{store.DriverSQLite}
+	if os.Getenv(PostgresEnv) != "" {
+		drivers = append(drivers, store.DriverPostgres)
+	} else if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but %s is not set: the Postgres tests would not run", PostgresEnv)
+	}
+	return drivers
+}
+
+// Each runs fn as a parallel subtest per driver, each with a fresh database.
+func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for _, driver := range Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			fn(t, Open(t, driver))
+		})
+	}
+}
+
+// DSN returns a DSN for a fresh, empty database of driver, removed when the
+// test ends.
+func DSN(t testing.TB, driver string) string {
+	t.Helper()
+	if driver == store.DriverSQLite {
+		return filepath.Join(t.TempDir(), "buzzmirror.db")
+	}
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		t.Skipf("%s is not set", PostgresEnv)
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("storetest: open postgres: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("storetest: create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			t.Errorf("storetest: drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("storetest: %s must be a postgres:// URL: %v", PostgresEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Open returns a migrated database of driver, closed when the test ends.
+func Open(t testing.TB, driver string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), driver, DSN(t, driver), store.Options{})
+	if err != nil {
+		t.Fatalf("storetest: open %s: %v", driver, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("storetest: migrate %s: %v", driver, err)
+	}
+	return db
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/buzzmirror/buzzmirror/models"
+)
+
+// Tx is a write transaction over the journal and the mirror. Every write
+// transaction first takes the next change-feed position from feed_clock;
+// the row lock that takes is held until commit, so writers (on Postgres,
+// across instances too) commit in the order of their positions and a reader
+// of the change feed can never see position n+1 before n.
+type Tx struct {
+	g   *gorm.DB
+	seq int64
+	now models.Time
+}
+
+// Write runs fn in one transaction and commits when fn returns nil.
+func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+	err := db.write.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		tx := &Tx{g: g, now: models.NewTime(db.Now())}
+		err := g.Raw("UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq").Scan(&tx.seq).Error
+		if err != nil {
+			return unavailable(fmt.Errorf("store: take feed position: %w", err))
+		}
+		return fn(tx)
+	})
+	if err != nil && !isOwnError(err) {
+		return unavailable(err)
+	}
+	return err
+}
+
+// isOwnError reports errors fn returns on purpose (not database failures).
+func isOwnError(err error) bool {
+	var own ownError
+	return errors.As(err, &own)
+}
+
+// ownError lets a Write callback abort the transaction with an error that is
+// not a storage failure.
+type ownError struct{ err error }
+
+func (e ownError) Error() string { return e.err.Error() }
+func (e ownError) Unwrap() error { return e.err }
+
+// Abort wraps err so that Write returns it unchanged instead of reporting the
+// database unavailable.
+func Abort(err error) error { return ownError{err} }
+
+// Seq is this transaction's change-feed position.
+func (tx *Tx) Seq() int64 { return tx.seq }
+
+// Now is the transaction's clock reading, used for receivedAt and syncedAt.
+func (tx *Tx) Now() models.Time { return tx.now }
+
+// InsertEvent journals e and reports false, writing nothing, when its id is
+// already stored. The unique key decides, never a prior check, so of several
+// concurrent copies exactly one is inserted.
+func (tx *Tx) InsertEvent(e *models.Event) (bool, error) {
+	res := tx.g.Clauses(clause.OnConflict{DoNothing: true}).Create(e)
+	if res.Error != nil {
+		return false, fmt.Errorf("store: insert event %s: %w", e.ID, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// SetEventOutcome records what became of a journaled event.
+func (tx *Tx) SetEventOutcome(id string, status models.EventStatus, reason *string) error {
+	err := tx.g.Model(&models.Event{}).Where("id = ?", id).
+		Updates(map[string]any{"status": status, "error": reason}).Error
+	if err != nil {
+		return fmt.Errorf("store: set outcome of event %s: %w", id, err)
+	}
+	return nil
+}
+
+// Savepoint runs fn so that, when it fails, only its own writes are undone
+// and the transaction goes on.
+func (tx *Tx) Savepoint(name string, fn func() error) error {
+	if err := tx.g.SavePoint(name).Error; err != nil {
+		return fmt.Errorf("store: savepoint: %w", err)
+	}
+	if err := fn(); err != nil {
+		if rbErr := tx.g.RollbackTo(name).Error; rbErr != nil {
+			return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rbErr, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func take[T any](tx *Tx, what, id string) (*T, error) {
+	var row T
+	err := tx.g.Take(&row, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, models.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: load %s %s: %w", what, id, err)
+	}
+	return &row, nil
+}
+
+func (tx *Tx) upsert(what, id string, row any) error {
+	if err := tx.g.Clauses(clause.OnConflict{UpdateAll: true}).Create(row).Error; err != nil {
+		return fmt.Errorf("store: write %s %s: %w", what, id, err)
+	}
+	return nil
+}
+
+// Contact loads a contact for update.
+func (tx *Tx) Contact(id string) (*models.Contact, error) { return take[models.Contact](tx, "contact", id) }
+
+// Conversation loads a conversation for update.
+func (tx *Tx) Conversation(id string) (*models.Conversation, error) {
+	return take[models.Conversation](tx, "conversation", id)
+}
+
+// Message loads a message for update.
+func (tx *Tx) Message(id string) (*models.Message, error) { return take[models.Message](tx, "message", id) }
+
+// WorkflowRun loads a workflow run for update.
+func (tx *Tx) WorkflowRun(id string) (*models.WorkflowRun, error) {
+	return take[models.WorkflowRun](tx, "workflow run", id)
+}
+
+// PutContact writes c and, when tags is not nil, replaces its tag index.
+func (tx *Tx) PutContact(c *models.Contact, tags []string) error {
+	if err := tx.upsert("contact", c.ID, c); err != nil {
+		return err
+	}
+	if tags == nil {
+		return nil
+	}
+	if err := tx.g.Where("contact_id = ?", c.ID).Delete(&models.ContactTag{}).Error; err != nil {
+		return fmt.Errorf("store: clear tags of contact %s: %w", c.ID, err)
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	rows := make([]models.ContactTag, 0, len(tags))
+	for _, t := range tags {
+		rows = append(rows, models.ContactTag{ContactID: c.ID, Tag: t})
+	}
+	err := tx.g.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 500).Error
+	if err != nil {
+		return fmt.Errorf("store: write tags of contact %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// PutConversation writes c.
+func (tx *Tx) PutConversation(c *models.Conversation) error { return tx.upsert("conversation", c.ID, c) }
+
+// PutMessage writes m.
+func (tx *Tx) PutMessage(m *models.Message) error { return tx.upsert("message", m.ID, m) }
+
+// PutWorkflowRun writes r.
+func (tx *Tx) PutWorkflowRun(r *models.WorkflowRun) error { return tx.upsert("workflow run", r.ID, r) }
+
+// MessageStats counts a conversation's messages and finds the newest
+// createdAt among them.
+func (tx *Tx) MessageStats(conversationID string) (count int64, last *models.Time, err error) {
+	var row struct {
+		N    int64
+		Last *models.Time
+	}
+	err = tx.g.Raw("SELECT COUNT(*) AS n, MAX(created_at) AS last FROM messages WHERE conversation_id = ?",
+		conversationID).Scan(&row).Error
+	if err != nil {
+		return 0, nil, fmt.Errorf("store: message stats of conversation %s: %w", conversationID, err)
+	}
+	return row.N, row.Last, nil
+}
+
+func formatNow(db *DB) string { return models.FormatTime(db.Now()) }
