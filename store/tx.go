@@ -117,7 +117,9 @@ func (tx *Tx) upsert(what, id string, row any) error {
 }
 
 // Contact loads a contact for update.
-func (tx *Tx) Contact(id string) (*models.Contact, error) { return take[models.Contact](tx, "contact", id) }
+func (tx *Tx) Contact(id string) (*models.Contact, error) {
+	return take[models.Contact](tx, "contact", id)
+}
 
 // Conversation loads a conversation for update.
 func (tx *Tx) Conversation(id string) (*models.Conversation, error) {
@@ -125,7 +127,9 @@ func (tx *Tx) Conversation(id string) (*models.Conversation, error) {
 }
 
 // Message loads a message for update.
-func (tx *Tx) Message(id string) (*models.Message, error) { return take[models.Message](tx, "message", id) }
+func (tx *Tx) Message(id string) (*models.Message, error) {
+	return take[models.Message](tx, "message", id)
+}
 
 // WorkflowRun loads a workflow run for update.
 func (tx *Tx) WorkflowRun(id string) (*models.WorkflowRun, error) {
@@ -158,7 +162,9 @@ func (tx *Tx) PutContact(c *models.Contact, tags []string) error {
 }
 
 // PutConversation writes c.
-func (tx *Tx) PutConversation(c *models.Conversation) error { return tx.upsert("conversation", c.ID, c) }
+func (tx *Tx) PutConversation(c *models.Conversation) error {
+	return tx.upsert("conversation", c.ID, c)
+}
 
 // PutMessage writes m.
 func (tx *Tx) PutMessage(m *models.Message) error { return tx.upsert("message", m.ID, m) }

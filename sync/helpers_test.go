@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"testing"
 	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
@@ -30,7 +29,7 @@ func newTestSyncer(db *store.DB) *Syncer {
 }
 
 // MustIngest delivers raw and returns its outcome, failing on error.
-func MustIngest(t testing.TB, s *Syncer, raw []byte) Outcome {
+func MustIngest(t fataler, s *Syncer, raw []byte) Outcome {
 	t.Helper()
 	res, err := s.Ingest(context.Background(), raw)
 	if err != nil {
@@ -42,7 +41,7 @@ func MustIngest(t testing.TB, s *Syncer, raw []byte) Outcome {
 // MustSnapshot reads the mirror with the columns that depend on when and in
 // which transaction rows were written (syncedAt, seq) zeroed, so mirrors
 // reached by different deliveries compare equal.
-func MustSnapshot(t testing.TB, db *store.DB) *store.Mirror {
+func MustSnapshot(t fataler, db *store.DB) *store.Mirror {
 	t.Helper()
 	m, err := db.Snapshot(context.Background())
 	if err != nil {
@@ -62,4 +61,17 @@ func MustSnapshot(t testing.TB, db *store.DB) *store.Mirror {
 	}
 	return m
 }
+
 var zeroTime models.Time
+
+// dump renders a mirror readably for failure messages.
+func dump(m *store.Mirror) string {
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return string(b)
+}
+
+// fataler is what the Must helpers need of *testing.T and *rapid.T alike.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}

@@ -57,22 +57,11 @@ func DSN(t testing.TB, driver string) string {
 	if base == "" {
 		t.Skipf("%s is not set", PostgresEnv)
 	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("storetest: open postgres: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	schema := "test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("storetest: create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("storetest: drop schema %s: %v", schema, err)
-		}
-	})
+	adminExec(t, base, "CREATE SCHEMA "+schema)
+	t.Cleanup(func() { adminExec(t, base, "DROP SCHEMA "+schema+" CASCADE") })
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("storetest: %s must be a postgres:// URL: %v", PostgresEnv, err)
@@ -95,4 +84,18 @@ func Open(t testing.TB, driver string) *store.DB {
 		t.Fatalf("storetest: migrate %s: %v", driver, err)
 	}
 	return db
+}
+
+// adminExec runs one statement on a short-lived connection, so that tests
+// creating many schemas do not exhaust the server's connection slots.
+func adminExec(t testing.TB, dsn, stmt string) {
+	t.Helper()
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("storetest: open postgres: %v", err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(stmt); err != nil {
+		t.Errorf("storetest: %s: %v", stmt, err)
+	}
 }
