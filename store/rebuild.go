@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/buzzmirror/buzzmirror/models"
@@ -39,4 +40,13 @@ func (tx *Tx) EachEvent(batch int, fn func(*models.Event) error) error {
 		}
 		after = &page[len(page)-1]
 	}
+}
+
+// CountEvents counts the journal's rows.
+func (db *DB) CountEvents(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.read.WithContext(ctx).Model(&models.Event{}).Count(&n).Error; err != nil {
+		return 0, unavailable(fmt.Errorf("store: count events: %w", err))
+	}
+	return n, nil
 }

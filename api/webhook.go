@@ -1,0 +1,77 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/buzzmirror/buzzmirror/sync"
+)
+
+// SignatureHeader carries BuzzBip's HMAC of the raw body.
+const SignatureHeader = "X-BuzzBip-Signature"
+
+// ingestTimeout keeps every answer inside BuzzBip's 10 second window: when
+// the database hangs, BuzzBip gets a 503 and retries instead of timing out.
+const ingestTimeout = 8 * time.Second
+
+// Ingester is what the webhook needs of the sync layer.
+type Ingester interface {
+	Ingest(ctx context.Context, raw []byte) (sync.Result, error)
+}
+
+type webhook struct {
+	verifier *sync.Verifier
+	ingester Ingester
+	maxBody  int64
+	log      *slog.Logger
+	metrics  *Metrics
+}
+
+// receive answers one delivery. The order is the security argument: cap the
+// body, verify the signature over the raw bytes, and only then parse.
+func (h *webhook) receive(c echo.Context) error {
+	outcome, err := h.handle(c)
+	h.metrics.webhook(outcome, err)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": string(outcome.Outcome)})
+}
+
+func (h *webhook) handle(c echo.Context) (sync.Result, error) {
+	req := c.Request()
+	if req.ContentLength > h.maxBody {
+		return sync.Result{}, newError(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", h.maxBody)
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, h.maxBody+1))
+	if err != nil {
+		return sync.Result{}, newError(http.StatusBadRequest, "could not read the body")
+	}
+	if int64(len(body)) > h.maxBody {
+		return sync.Result{}, newError(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", h.maxBody)
+	}
+	if !h.verifier.Verify(body, req.Header.Get(SignatureHeader)) {
+		return sync.Result{}, newError(http.StatusUnauthorized, "%s is missing or does not match the body", SignatureHeader)
+	}
+	// The request's context ends when BuzzBip hangs up; the event may still
+	// be committed after that, which is harmless (a retry is a duplicate).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), ingestTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := h.ingester.Ingest(ctx, body)
+	if errors.Is(err, sync.ErrBadEnvelope) {
+		return res, newError(http.StatusBadRequest, "%s", err.Error())
+	}
+	if err != nil {
+		return res, err // storage: 503 so BuzzBip retries
+	}
+	h.metrics.applied(res, time.Since(start))
+	h.log.Debug("event received", "type", res.Type, "outcome", res.Outcome)
+	return res, nil
+}

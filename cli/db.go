@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/buzzmirror/buzzmirror/sync"
+)
+
+// Migrate applies pending migrations.
+func Migrate(ctx context.Context, env Env) error {
+	fs, cf := newFlags(env, "migrate", "Apply every pending migration, one transaction each, and exit. Safe to run\nfrom several instances at once.")
+	cfg, err := parse(env, fs, cf)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(env.Stdout, "schema is up to date")
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "applied migrations %v\n", applied)
+	return nil
+}
+
+// Rebuild recomputes the mirror from the journal.
+func Rebuild(ctx context.Context, env Env) error {
+	fs, cf := newFlags(env, "rebuild", "Delete the mirror's rows and recompute them from the stored events, in one\ntransaction: readers see the old mirror until the new one is complete.\nWebhook deliveries wait meanwhile.")
+	cfg, err := parse(env, fs, cf)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckSchema(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := sync.NewSyncer(db, newLogger(cfg, env.Stderr)).Rebuild(ctx)
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	fmt.Fprintf(env.Stdout, "rebuilt from %d events (%d applied, %d ignored, %d failed) in %s (%.0f events/s)\n",
+		st.Events, st.Applied, st.Ignored, st.Failed, took.Round(time.Millisecond), float64(st.Events)/took.Seconds())
+	return nil
+}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/buzzmirror/buzzmirror/api"
+	"github.com/buzzmirror/buzzmirror/config"
+	"github.com/buzzmirror/buzzmirror/sync"
+)
+
+// Serve runs the service until ctx ends (SIGINT or SIGTERM), then shuts
+// down gracefully.
+func Serve(ctx context.Context, env Env) error {
+	fs, cf := newFlags(env, "serve", "Receive BuzzBip webhooks and serve the read API. Applies pending migrations\nfirst unless --no-migrate is given.")
+	noMigrate := fs.Bool("no-migrate", false, "refuse to start on an outdated schema instead of migrating it")
+	cfg, err := parse(env, fs, cf)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireSecret(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, env.Stderr)
+	verifier, err := sync.NewVerifier(cfg.Secrets())
+	if err != nil {
+		return err
+	}
+
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *noMigrate {
+		err = db.CheckSchema(ctx)
+	} else {
+		var applied []int
+		if applied, err = db.Migrate(ctx); len(applied) > 0 {
+			log.Info("applied migrations", "versions", applied)
+		}
+	}
+	if err != nil {
+		return err
+	}
+
+	router := api.New(api.Deps{
+		DB: db, Syncer: sync.NewSyncer(db, log), Verifier: verifier, Log: log,
+	}, api.Options{WebhookPath: cfg.Webhook.Path, MaxBodyBytes: cfg.Webhook.MaxBodyBytes, Tokens: cfg.Tokens()})
+	warnIfOpen(cfg, log)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("buzzmirror listening", "addr", ln.Addr().String(), "driver", cfg.Database.Driver,
+		"webhook", cfg.Webhook.Path, "version", versionString())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// warnIfOpen warns when the read API is reachable beyond this machine
+// without tokens.
+func warnIfOpen(cfg config.Config, log *slog.Logger) {
+	if len(cfg.Tokens()) > 0 {
+		return
+	}
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return
+	}
+	log.Warn("the read API is open: no API tokens are configured and the listen address is not loopback; set BUZZMIRROR_API_TOKENS",
+		"listen", cfg.Listen)
+}

@@ -1,0 +1,235 @@
+// Package config builds buzzmirror's typed configuration: defaults, then the
+// YAML file, then BUZZMIRROR_* environment variables, then flags.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything the service can be told.
+type Config struct {
+	Listen          string        `yaml:"listen"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	Database        Database      `yaml:"database"`
+	Webhook         Webhook       `yaml:"webhook"`
+	API             API           `yaml:"api"`
+	Log             Log           `yaml:"log"`
+}
+
+// Database says where the mirror lives.
+type Database struct {
+	Driver       string `yaml:"driver"`
+	DSN          string `yaml:"dsn"`
+	MaxOpenConns int    `yaml:"max_open_conns"`
+}
+
+// Webhook configures the BuzzBip endpoint.
+type Webhook struct {
+	Path         string `yaml:"path"`
+	Secret       string `yaml:"secret"` // comma-separated; any one matching is enough
+	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+}
+
+// API configures the read API.
+type API struct {
+	Tokens string `yaml:"tokens"` // comma-separated bearer tokens; empty leaves /v1 open
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Default is the configuration before any file, variable or flag.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		ShutdownTimeout: 15 * time.Second,
+		Database:        Database{Driver: "sqlite", DSN: "buzzmirror.db", MaxOpenConns: 8},
+		Webhook:         Webhook{Path: "/webhooks/buzzbip", MaxBodyBytes: 1 << 20},
+		Log:             Log{Level: "info", Format: "text"},
+	}
+}
+
+// setting is one key, with its YAML path, variable and flag names and a
+// setter that parses text into the config.
+type setting struct {
+	key  string // as in the YAML file, dotted
+	set  func(c *Config, v string) error
+	help string
+}
+
+func (s setting) env() string {
+	return "BUZZMIRROR_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(s.key))
+}
+
+func (s setting) flag() string { return strings.NewReplacer(".", "-", "_", "-").Replace(s.key) }
+
+var settings = []setting{
+	{"listen", func(c *Config, v string) error { c.Listen = v; return nil }, "address to listen on"},
+	{"shutdown_timeout", func(c *Config, v string) (err error) {
+		c.ShutdownTimeout, err = time.ParseDuration(v)
+		return err
+	}, "how long shutdown waits for requests in flight"},
+	{"database.driver", func(c *Config, v string) error { c.Database.Driver = v; return nil }, "sqlite or postgres"},
+	{"database.dsn", func(c *Config, v string) error { c.Database.DSN = v; return nil }, "SQLite file path or Postgres URL"},
+	{"database.max_open_conns", func(c *Config, v string) (err error) {
+		c.Database.MaxOpenConns, err = strconv.Atoi(v)
+		return err
+	}, "connection pool size"},
+	{"webhook.path", func(c *Config, v string) error { c.Webhook.Path = v; return nil }, "path BuzzBip posts to"},
+	{"webhook.secret", func(c *Config, v string) error { c.Webhook.Secret = v; return nil }, "signing secrets, comma-separated (prefer the variable: flags show in ps)"},
+	{"webhook.max_body_bytes", func(c *Config, v string) (err error) {
+		c.Webhook.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64)
+		return err
+	}, "largest accepted body, inclusive"},
+	{"api.tokens", func(c *Config, v string) error { c.API.Tokens = v; return nil }, "bearer tokens for /v1, comma-separated"},
+	{"log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }, "debug, info, warn or error"},
+	{"log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }, "text or json"},
+}
+
+// Flags binds one flag per setting, plus --config, to a flag set.
+type Flags struct {
+	fs     *flag.FlagSet
+	path   *string
+	values map[string]*string
+}
+
+// BindFlags adds the configuration flags to fs.
+func BindFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs, values: map[string]*string{}}
+	f.path = fs.String("config", "", "YAML configuration file")
+	for _, s := range settings {
+		f.values[s.key] = fs.String(s.flag(), "", s.help+" ("+s.env()+")")
+	}
+	return f
+}
+
+// Load builds the configuration from defaults, the --config file, the
+// environment (getenv, usually os.Getenv) and the flags that were set.
+func (f *Flags) Load(getenv func(string) string) (Config, error) {
+	c := Default()
+	if *f.path != "" {
+		if err := loadFile(&c, *f.path); err != nil {
+			return c, err
+		}
+	}
+	for _, s := range settings {
+		if v := getenv(s.env()); v != "" {
+			if err := s.set(&c, v); err != nil {
+				return c, fmt.Errorf("config: %s=%q: %w", s.env(), v, err)
+			}
+		}
+	}
+	var err error
+	f.fs.Visit(func(fl *flag.Flag) {
+		for _, s := range settings {
+			if fl.Name == s.flag() && err == nil {
+				if e := s.set(&c, *f.values[s.key]); e != nil {
+					err = fmt.Errorf("config: --%s=%q: %w", fl.Name, fl.Value, e)
+				}
+			}
+		}
+	})
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+func loadFile(c *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// An empty file configures nothing: the decoder reports io.EOF.
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks every value, naming the key of the first bad one.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen %q: want host:port", c.Listen)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("config: shutdown_timeout must be positive")
+	}
+	switch c.Database.Driver {
+	case "sqlite", "postgres":
+	default:
+		return fmt.Errorf("config: database.driver %q: want sqlite or postgres", c.Database.Driver)
+	}
+	if c.Database.DSN == "" {
+		return errors.New("config: database.dsn is empty")
+	}
+	if c.Database.MaxOpenConns < 1 || c.Database.MaxOpenConns > 1000 {
+		return fmt.Errorf("config: database.max_open_conns %d: want 1 to 1000", c.Database.MaxOpenConns)
+	}
+	if !strings.HasPrefix(c.Webhook.Path, "/") || strings.HasPrefix(c.Webhook.Path, "/v1/") ||
+		strings.ContainsAny(c.Webhook.Path, "?#:* ") || c.Webhook.Path == "/" {
+		return fmt.Errorf("config: webhook.path %q: want an absolute path outside /v1, without ? # : * or spaces", c.Webhook.Path)
+	}
+	if c.Webhook.MaxBodyBytes < 1 || c.Webhook.MaxBodyBytes > 64<<20 {
+		return fmt.Errorf("config: webhook.max_body_bytes %d: want 1 to %d", c.Webhook.MaxBodyBytes, 64<<20)
+	}
+	if _, err := c.LogLevel(); err != nil {
+		return err
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("config: log.format %q: want text or json", c.Log.Format)
+	}
+	return nil
+}
+
+// RequireSecret fails unless at least one webhook secret is configured: the
+// service never accepts unsigned events.
+func (c Config) RequireSecret() error {
+	if len(c.Secrets()) == 0 {
+		return errors.New("config: webhook.secret is empty: set BUZZMIRROR_WEBHOOK_SECRET to the signing secret BuzzBip shows (buzzmirror never accepts unsigned events)")
+	}
+	return nil
+}
+
+// Secrets lists the webhook secrets.
+func (c Config) Secrets() []string { return splitList(c.Webhook.Secret) }
+
+// Tokens lists the API bearer tokens.
+func (c Config) Tokens() []string { return splitList(c.API.Tokens) }
+
+// LogLevel parses log.level.
+func (c Config) LogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		return l, fmt.Errorf("config: log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	return l, nil
+}
+
+// splitList splits on commas and trims spaces, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
