@@ -57,6 +57,10 @@ func ParseEnvelope(raw []byte) (*Envelope, error) {
 		return nil, fmt.Errorf("%w: createdAt is not an RFC 3339 time", ErrBadEnvelope)
 	}
 	env.CreatedAt = t.UTC()
+	if y := env.CreatedAt.Year(); y < 1 || y > 9999 {
+		// Times are stored fixed-width; years outside 0001-9999 would not sort.
+		return nil, fmt.Errorf("%w: createdAt must fall in the years 0001 to 9999 (UTC)", ErrBadEnvelope)
+	}
 	return env, nil
 }
 
