@@ -1,0 +1,185 @@
+// Package e2e tests the built buzzmirror binary from the outside: it starts
+// `serve` configured only by environment variables, drives it with `send`,
+// and reads the database it wrote.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/buzzmirror/buzzmirror/store"
+	"github.com/buzzmirror/buzzmirror/store/storetest"
+
+	// The binary under test is built from these packages; importing them
+	// ties go test's result cache to their source, so a change reruns this.
+	_ "github.com/buzzmirror/buzzmirror/cli"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "buzzmirror-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "buzzmirror")
+	build := exec.Command("go", "build", "-race", "-o", binary, "..")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// service is a running `buzzmirror serve`.
+type service struct {
+	cmd  *exec.Cmd
+	addr string
+	env  []string
+	logs *bytes.Buffer
+}
+
+func start(t *testing.T, env ...string) *service {
+	t.Helper()
+	s := &service{addr: freeAddr(t), logs: &bytes.Buffer{}}
+	s.env = append(os.Environ(), append(env, "BUZZMIRROR_LISTEN="+s.addr)...)
+	s.cmd = exec.Command(binary, "serve")
+	s.cmd.Env = s.env
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve output:\n%s", s.logs)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + s.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not become ready: %v\n%s", err, s.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// run runs a buzzmirror subcommand with the service's environment.
+func (s *service) run(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = s.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("buzzmirror %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestServeSendRebuild(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			dsn := storetest.DSN(t, driver)
+			s := start(t, "BUZZMIRROR_DATABASE_DRIVER="+driver, "BUZZMIRROR_DATABASE_DSN="+dsn,
+				"BUZZMIRROR_WEBHOOK_SECRET=e2e-secret, rotated-secret")
+
+			out := s.run(t, "send", "--type", "all", "--id", "evt_e2e")
+			if got := strings.Count(out, `{"status":"accepted"}`); got != 8 {
+				t.Fatalf("send: %d accepted, want 8:\n%s", got, out)
+			}
+			out = s.run(t, "send", "--type", "contact.updated", "--id", "evt_e2e_7")
+			if !strings.Contains(out, `{"status":"duplicate"}`) {
+				t.Fatalf("resend: %s", out)
+			}
+
+			// SIGTERM shuts down cleanly.
+			if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.cmd.Wait(); err != nil {
+				t.Fatalf("serve exited with %v\n%s", err, s.logs)
+			}
+
+			db, err := store.Open(context.Background(), driver, dsn, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if n, err := db.CountEvents(context.Background()); err != nil || n != 8 {
+				t.Fatalf("journal: %d events, %v", n, err)
+			}
+			before, err := db.Snapshot(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(before.Contacts) != 1 || len(before.Conversations) != 1 || len(before.Messages) != 3 || len(before.WorkflowRuns) != 1 {
+				t.Fatalf("mirror: %d contacts, %d conversations, %d messages, %d runs",
+					len(before.Contacts), len(before.Conversations), len(before.Messages), len(before.WorkflowRuns))
+			}
+			if c := before.Conversations[0]; c.Status != "resolved" || c.MessageCount != 3 {
+				t.Errorf("conversation: %+v", c)
+			}
+
+			out = s.run(t, "rebuild")
+			if !strings.Contains(out, "rebuilt from 8 events (8 applied, 0 ignored, 0 failed)") {
+				t.Errorf("rebuild: %s", out)
+			}
+			if out := s.run(t, "migrate"); !strings.Contains(out, "up to date") {
+				t.Errorf("migrate: %s", out)
+			}
+		})
+	}
+}
+
+func TestServeRefusesWithoutSecret(t *testing.T) {
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = append(os.Environ(), "BUZZMIRROR_LISTEN="+freeAddr(t), "BUZZMIRROR_DATABASE_DSN="+filepath.Join(t.TempDir(), "x.db"),
+		"BUZZMIRROR_WEBHOOK_SECRET=")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "webhook.secret is empty") {
+		t.Fatalf("serve without a secret: err %v, output %s", err, out)
+	}
+}
+
+func TestBadConfigNamesTheKey(t *testing.T) {
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = append(os.Environ(), "BUZZMIRROR_WEBHOOK_SECRET=x", "BUZZMIRROR_DATABASE_DRIVER=oracle")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "database.driver") {
+		t.Fatalf("err %v, output %s", err, out)
+	}
+}
