@@ -34,7 +34,7 @@ type Deps struct {
 	Log      *slog.Logger
 }
 
-// New returns the router with every route.
+// New returns the router with every route: the whole route table is here.
 func New(d Deps, o Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -44,6 +44,28 @@ func New(d Deps, o Options) *echo.Echo {
 
 	wh := &webhook{verifier: d.Verifier, ingester: d.Syncer, maxBody: o.MaxBodyBytes, log: d.Log, metrics: metrics}
 	e.POST(o.WebhookPath, wh.receive)
+
+	// Auth is attached per route, not with Group.Use: a group middleware makes
+	// Echo answer 404 instead of 405 for other methods on /v1 paths.
+	auth := bearerAuth(o.Tokens)
+	r := &reader{db: d.DB, duplicates: d.Syncer.DuplicatesRejected}
+	for path, h := range map[string]echo.HandlerFunc{
+		"/v1/contacts":                   r.listContacts,
+		"/v1/contacts/:id":               r.getContact,
+		"/v1/contacts/:id/conversations": r.contactConversations,
+		"/v1/conversations":              r.listConversations,
+		"/v1/conversations/:id":          r.getConversation,
+		"/v1/conversations/:id/messages": r.conversationMessages,
+		"/v1/messages":                   r.listMessages,
+		"/v1/messages/:id":               r.getMessage,
+		"/v1/workflow-runs":              r.listWorkflowRuns,
+		"/v1/events":                     r.listEvents,
+		"/v1/events/:id":                 r.getEvent,
+		"/v1/changes":                    r.changes,
+		"/v1/stats":                      r.stats,
+	} {
+		e.GET(path, h, auth)
+	}
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", readyz(d.DB))

@@ -7,6 +7,8 @@ type Contact struct {
 	PhoneNorm *string // Phone without spaces, dashes, dots and parentheses, for the phone filter
 	Name      *string
 	Email     *string
+	EmailNorm *string // Email in lower case, for the email filter
+	Search    string  // name, phone and email in lower case, one a line, for the q filter
 	Tags      JSON // array of strings, never NULL
 	Fields    JSON // object of custom fields, never NULL
 	Extra     JSON // object of the contact events' unmapped data keys, never NULL

@@ -142,11 +142,22 @@ func stubPhone(c *models.Contact, v string, from Opt[string]) bool {
 
 // finishContact derives the columns that follow from the registers.
 func finishContact(c *models.Contact) {
-	c.PhoneNorm = nil
+	c.PhoneNorm, c.EmailNorm = nil, nil
 	if c.Phone != nil {
 		n := NormalizePhone(*c.Phone)
 		c.PhoneNorm = &n
 	}
+	if c.Email != nil {
+		e := strings.ToLower(*c.Email)
+		c.EmailNorm = &e
+	}
+	var search []string
+	for _, s := range []*string{c.Name, c.Phone, c.Email} {
+		if s != nil {
+			search = append(search, strings.ToLower(*s))
+		}
+	}
+	c.Search = strings.Join(search, "\n")
 	c.UpdatedAt = c.CreatedAt
 	if t, ok := newestTime(c.Versions); ok {
 		c.UpdatedAt = models.NewTime(t)

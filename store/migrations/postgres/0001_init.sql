@@ -27,6 +27,8 @@ CREATE TABLE contacts (
     phone_norm TEXT,
     name       TEXT,
     email      TEXT,
+    email_norm TEXT,
+    search     TEXT NOT NULL DEFAULT '',
     tags       TEXT NOT NULL DEFAULT '[]',
     fields     TEXT NOT NULL DEFAULT '{}',
     extra      TEXT NOT NULL DEFAULT '{}',
@@ -39,7 +41,7 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_updated ON contacts (updated_at, id);
 CREATE INDEX contacts_seq ON contacts (seq, id);
 CREATE INDEX contacts_phone_norm ON contacts (phone_norm);
-CREATE INDEX contacts_email ON contacts (lower(email));
+CREATE INDEX contacts_email ON contacts (email_norm);
 
 CREATE TABLE contact_tags (
     contact_id TEXT COLLATE "C" NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,

@@ -1,0 +1,213 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/buzzmirror/buzzmirror/store"
+)
+
+// Paging bounds of every list.
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+// query reads and validates a request's query parameters. The first problem
+// wins and names its parameter; unknown parameters are refused, so a typo
+// in a filter never silently returns everything.
+type query struct {
+	route  string
+	values url.Values
+	err    *Error
+}
+
+// repeatable lists the parameters that may be given several times.
+var repeatable = map[string]bool{"tag": true}
+
+func newQuery(c echo.Context, allowed ...string) *query {
+	q := &query{route: c.Path(), values: c.QueryParams()}
+	names := make([]string, 0, len(q.values))
+	for name := range q.values {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		switch {
+		case !slices.Contains(allowed, name):
+			q.fail(badParam(name, "unknown parameter (this endpoint takes %s)", strings.Join(allowed, ", ")))
+		case len(q.values[name]) > 1 && !repeatable[name]:
+			q.fail(badParam(name, "given more than once"))
+		}
+	}
+	return q
+}
+
+func (q *query) fail(e *Error) {
+	if q.err == nil {
+		q.err = e
+	}
+}
+
+// Err returns the first problem, or nil.
+func (q *query) Err() error {
+	if q.err == nil {
+		return nil
+	}
+	return q.err
+}
+
+// str reads an optional parameter; control characters are refused.
+func (q *query) str(name string) string {
+	v := q.values.Get(name)
+	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		q.fail(badParam(name, "contains control characters"))
+		return ""
+	}
+	return v
+}
+
+// oneOf reads an optional parameter that must be one of allowed.
+func (q *query) oneOf(name string, allowed ...string) string {
+	v := q.str(name)
+	if v != "" && !slices.Contains(allowed, v) {
+		q.fail(badParam(name, "%q is not one of %s", v, strings.Join(allowed, ", ")))
+		return ""
+	}
+	return v
+}
+
+// all reads a repeatable parameter.
+func (q *query) all(name string) []string {
+	var out []string
+	for _, v := range q.values[name] {
+		if v == "" {
+			q.fail(badParam(name, "is empty"))
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// time reads an optional RFC 3339 time.
+func (q *query) time(name string) *time.Time {
+	v := q.values.Get(name)
+	if v == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		q.fail(badParam(name, "%q is not an RFC 3339 time such as 2026-06-01T14:32:00Z", v))
+		return nil
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		q.fail(badParam(name, "must fall in the years 0001 to 9999"))
+		return nil
+	}
+	return &t
+}
+
+// limit reads limit, 1 to maxLimit, default defaultLimit.
+func (q *query) limit() int {
+	v := q.values.Get("limit")
+	if v == "" {
+		return defaultLimit
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxLimit {
+		q.fail(badParam("limit", "%q is not a whole number from 1 to %d", v, maxLimit))
+		return defaultLimit
+	}
+	return n
+}
+
+// fingerprint identifies the route and every parameter but cursor and
+// limit, so a cursor only continues the query that made it.
+func (q *query) fingerprint() string {
+	names := make([]string, 0, len(q.values))
+	for name := range q.values {
+		if name != "cursor" && name != "limit" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	h.Write([]byte(q.route))
+	for _, name := range names {
+		vals := slices.Clone(q.values[name])
+		sort.Strings(vals)
+		h.Write([]byte("\x00" + name + "\x00" + strings.Join(vals, "\x00")))
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:9])
+}
+
+// cursorBody is what an opaque cursor carries. Check is a checksum over the
+// rest, so an edited cursor is refused rather than silently reinterpreted;
+// cursors carry no secret, so the checksum needs no key.
+type cursorBody struct {
+	Query string `json:"q"`
+	At    string `json:"a,omitempty"`
+	ID    string `json:"i,omitempty"`
+	Seq   int64  `json:"s,omitempty"`
+	Kind  string `json:"k,omitempty"`
+	Check string `json:"c"`
+}
+
+func (b cursorBody) checksum() string {
+	b.Check = ""
+	raw, _ := json.Marshal(b)
+	sum := sha256.Sum256(raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+func encodeCursor(b cursorBody) string {
+	b.Check = b.checksum()
+	raw, _ := json.Marshal(b)
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// cursor decodes the cursor parameter, if any, for this query.
+func (q *query) cursor() *cursorBody {
+	v := q.values.Get("cursor")
+	if v == "" {
+		return nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(v)
+	var b cursorBody
+	if err != nil || json.Unmarshal(raw, &b) != nil || b.Check == "" || b.Check != b.checksum() {
+		q.fail(badParam("cursor", "not a cursor this service issued"))
+		return nil
+	}
+	if b.Query != q.fingerprint() {
+		q.fail(badParam("cursor", "belongs to another query: keep every filter as it was, or start without a cursor"))
+		return nil
+	}
+	return &b
+}
+
+// page reads limit and cursor for a keyset list.
+func (q *query) page() store.Page {
+	p := store.Page{Limit: q.limit()}
+	if c := q.cursor(); c != nil {
+		p.After = &store.Key{At: c.At, ID: c.ID}
+	}
+	return p
+}
+
+// nextCursor is the cursor after key, or nil on the last page.
+func (q *query) nextCursor(more bool, key store.Key) *string {
+	if !more {
+		return nil
+	}
+	s := encodeCursor(cursorBody{Query: q.fingerprint(), At: key.At, ID: key.ID})
+	return &s
+}
