@@ -39,7 +39,11 @@ func newTestServer(t testing.TB, db *store.DB, opts Options) *testServer {
 		t.Fatal(err)
 	}
 	s := sync.NewSyncer(db, log)
-	return &testServer{t: t, db: db, syncer: s, echo: New(Deps{DB: db, Syncer: s, Verifier: v, Log: log}, opts)}
+	e, err := New(Deps{DB: db, Syncer: s, Verifier: v, Log: log}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{t: t, db: db, syncer: s, echo: e}
 }
 
 // do sends a request through the router and returns the recorder.

@@ -35,7 +35,11 @@ type Deps struct {
 }
 
 // New returns the router with every route: the whole route table is here.
-func New(d Deps, o Options) *echo.Echo {
+func New(d Deps, o Options) (*echo.Echo, error) {
+	doc, err := openapiDocument(o.WebhookPath)
+	if err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
@@ -70,7 +74,8 @@ func New(d Deps, o Options) *echo.Echo {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", readyz(d.DB))
 	e.GET("/metrics", metrics.handler())
-	return e
+	e.GET("/openapi.json", serveOpenAPI(doc))
+	return e, nil
 }
 
 // readyz reports ready only while the database answers.

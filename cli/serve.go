@@ -49,9 +49,12 @@ func Serve(ctx context.Context, env Env) error {
 		return err
 	}
 
-	router := api.New(api.Deps{
+	router, err := api.New(api.Deps{
 		DB: db, Syncer: sync.NewSyncer(db, log), Verifier: verifier, Log: log,
 	}, api.Options{WebhookPath: cfg.Webhook.Path, MaxBodyBytes: cfg.Webhook.MaxBodyBytes, Tokens: cfg.Tokens()})
+	if err != nil {
+		return err
+	}
 	warnIfOpen(cfg, log)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
