@@ -30,7 +30,7 @@ func FuzzWebhook(f *testing.F) {
 		if signed {
 			header.Set(SignatureHeader, sync.Sign(testSecret, body))
 		}
-		rec := s.do(http.MethodPost, "/webhooks/buzzbip", body, header)
+		rec := s.do(t, http.MethodPost, "/webhooks/buzzbip", body, header)
 		switch rec.Code {
 		case http.StatusOK:
 			var answer map[string]string

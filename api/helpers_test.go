@@ -19,7 +19,6 @@ const testSecret = "whsec_test"
 
 // testServer is the real router over a real database.
 type testServer struct {
-	t      testing.TB
 	db     *store.DB
 	echo   *echo.Echo
 	syncer *sync.Syncer
@@ -43,11 +42,11 @@ func newTestServer(t testing.TB, db *store.DB, opts Options) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{t: t, db: db, syncer: s, echo: e}
+	return &testServer{db: db, syncer: s, echo: e}
 }
 
 // do sends a request through the router and returns the recorder.
-func (s *testServer) do(method, target string, body []byte, header http.Header) *httptest.ResponseRecorder {
+func (s *testServer) do(t testing.TB, method, target string, body []byte, header http.Header) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, bytes.NewReader(body))
 	for k, vs := range header {
 		for _, v := range vs {
@@ -56,12 +55,13 @@ func (s *testServer) do(method, target string, body []byte, header http.Header) 
 	}
 	rec := httptest.NewRecorder()
 	s.echo.ServeHTTP(rec, req)
+	validateResponse(t, req, rec)
 	return rec
 }
 
 // deliver posts body signed with the test secret.
-func (s *testServer) deliver(body []byte) *httptest.ResponseRecorder {
-	return s.do(http.MethodPost, "/webhooks/buzzbip", body, http.Header{SignatureHeader: {sync.Sign(testSecret, body)}})
+func (s *testServer) deliver(t testing.TB, body []byte) *httptest.ResponseRecorder {
+	return s.do(t, http.MethodPost, "/webhooks/buzzbip", body, http.Header{SignatureHeader: {sync.Sign(testSecret, body)}})
 }
 
 func event(id, typ string, data any) []byte {

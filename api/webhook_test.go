@@ -53,7 +53,7 @@ func TestWebhookAnswers(t *testing.T) {
 				if h == nil {
 					h = sig(tc.body)
 				}
-				rec := s.do(http.MethodPost, "/webhooks/buzzbip", tc.body, h)
+				rec := s.do(t, http.MethodPost, "/webhooks/buzzbip", tc.body, h)
 				if rec.Code != tc.wantStatus {
 					t.Fatalf("status %d, want %d: %s", rec.Code, tc.wantStatus, rec.Body)
 				}
@@ -66,7 +66,7 @@ func TestWebhookAnswers(t *testing.T) {
 				}
 			})
 		}
-		if rec := s.deliver(valid); decode[map[string]string](t, rec)["status"] != "duplicate" {
+		if rec := s.deliver(t, valid); decode[map[string]string](t, rec)["status"] != "duplicate" {
 			t.Errorf("redelivery: %s", rec.Body)
 		}
 		if n, err := db.CountEvents(context.Background()); err != nil || n != 5 {
@@ -100,7 +100,7 @@ func TestWebhookBodyLimitIsInclusive(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				s := newTestServer(t, db, Options{MaxBodyBytes: tc.limit})
-				rec := s.deliver(body)
+				rec := s.deliver(t, body)
 				if rec.Code != tc.want {
 					t.Fatalf("status %d, want %d: %s", rec.Code, tc.want, rec.Body)
 				}
@@ -153,7 +153,7 @@ func TestSignatureEncodings(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		s := newTestServer(t, db, Options{})
 		header := http.Header{"x-buzzbip-signature": {cases["Base64Std"]}, "Content-Type": {"text/plain"}}
-		if rec := s.do(http.MethodPost, "/webhooks/buzzbip", body, header); rec.Code != 200 {
+		if rec := s.do(t, http.MethodPost, "/webhooks/buzzbip", body, header); rec.Code != 200 {
 			t.Errorf("lower-case header name, text/plain: %d %s", rec.Code, rec.Body)
 		}
 	})
@@ -174,7 +174,7 @@ func TestConcurrentDuplicates(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				rec := s.deliver(body)
+				rec := s.deliver(t, body)
 				if rec.Code != 200 {
 					answers <- rec.Body.String()
 					return
@@ -200,12 +200,12 @@ func TestStorageUnavailable(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		s := newTestServer(t, db, Options{})
 		db.Close()
-		rec := s.deliver(event("evt_down", "message.received", msgData))
+		rec := s.deliver(t, event("evt_down", "message.received", msgData))
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status %d, want 503: %s", rec.Code, rec.Body)
 		}
 		assertProblem(t, rec, 503)
-		if rec := s.do(http.MethodGet, "/readyz", nil, nil); rec.Code != http.StatusServiceUnavailable {
+		if rec := s.do(t, http.MethodGet, "/readyz", nil, nil); rec.Code != http.StatusServiceUnavailable {
 			t.Errorf("readyz %d, want 503", rec.Code)
 		}
 	})
