@@ -57,7 +57,7 @@ func ids(t testing.TB, body []byte) []string {
 	t.Helper()
 	var page struct {
 		Data []struct{ ID string } `json:"data"`
-		ID   string               `json:"id"`
+		ID   string                `json:"id"`
 	}
 	if err := json.Unmarshal(body, &page); err != nil {
 		t.Fatalf("decode %s: %v", body, err)

@@ -9,9 +9,9 @@ type Contact struct {
 	Email     *string
 	EmailNorm *string // Email in lower case, for the email filter
 	Search    string  // name, phone and email in lower case, one a line, for the q filter
-	Tags      JSON // array of strings, never NULL
-	Fields    JSON // object of custom fields, never NULL
-	Extra     JSON // object of the contact events' unmapped data keys, never NULL
+	Tags      JSON    // array of strings, never NULL
+	Fields    JSON    // object of custom fields, never NULL
+	Extra     JSON    // object of the contact events' unmapped data keys, never NULL
 	Versions  Versions
 	CreatedAt Time
 	UpdatedAt Time
