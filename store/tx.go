@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -188,3 +189,35 @@ func (tx *Tx) MessageStats(conversationID string) (count int64, last *models.Tim
 }
 
 func formatNow(db *DB) string { return models.FormatTime(db.Now()) }
+
+// insertChunk is how many journal rows one INSERT carries: seven parameters
+// each stays far below both databases' limits.
+const insertChunk = 500
+
+// InsertEvents journals rows in bulk and returns the ids it inserted; an id
+// already stored, in the journal or earlier in rows, is skipped.
+func (tx *Tx) InsertEvents(rows []models.Event) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(rows))
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		var sql strings.Builder
+		sql.WriteString("INSERT INTO events (id, type, status, error, created_at, received_at, payload) VALUES ")
+		args := make([]any, 0, 7*len(chunk))
+		for i, e := range chunk {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, e.ID, e.Type, e.Status, e.Error, e.CreatedAt, e.ReceivedAt, e.Payload)
+		}
+		sql.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
+		var ids []string
+		if err := tx.g.Raw(sql.String(), args...).Scan(&ids).Error; err != nil {
+			return nil, fmt.Errorf("store: insert %d events: %w", len(chunk), err)
+		}
+		for _, id := range ids {
+			inserted[id] = true
+		}
+	}
+	return inserted, nil
+}

@@ -1,0 +1,209 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/buzzmirror/buzzmirror/sync"
+)
+
+// IngestOptions drive the webhook.
+type IngestOptions struct {
+	URL         string
+	Secret      string
+	Connections int
+	Duration    time.Duration // stop after this long...
+	Count       int           // ...or after this many requests, whichever comes first (0: no count)
+	Stream      StreamOptions
+	RunID       string // prefix of this run's event ids, so runs never collide
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
+			IdleConnTimeout: time.Minute, DisableCompression: true,
+		},
+	}
+}
+
+// run starts conns workers calling do until the deadline or the count, and
+// merges what they measured.
+func run(ctx context.Context, conns int, duration time.Duration, count int, do func(worker int, l *Latencies) error) (*Latencies, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, duration)
+	defer cancel()
+	var issued atomic.Int64
+	results := make([]*Latencies, conns)
+	errs := make([]error, conns)
+	var wg gosync.WaitGroup
+	start := time.Now()
+	for w := range conns {
+		results[w] = NewLatencies()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if count > 0 && issued.Add(1) > int64(count) {
+					return
+				}
+				if err := do(w, results[w]); err != nil {
+					if ctx.Err() == nil {
+						errs[w] = err
+						cancel()
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := NewLatencies()
+	for _, r := range results {
+		all.Merge(r)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return all, elapsed, err
+		}
+	}
+	return all, elapsed, nil
+}
+
+// Ingest posts signed events from Connections keep-alive connections.
+func Ingest(ctx context.Context, o IngestOptions) (*Latencies, time.Duration, error) {
+	client := newClient(o.Connections)
+	streams := make([]*Stream, o.Connections)
+	for w := range streams {
+		so := o.Stream
+		so.Seed += uint64(w)
+		streams[w] = NewStream(fmt.Sprintf("%s%d", o.RunID, w), so)
+	}
+	return run(ctx, o.Connections, o.Duration, o.Count, func(w int, l *Latencies) error {
+		body := streams[w].Next()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-BuzzBip-Signature", sync.Sign(o.Secret, body))
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("bench: %w", err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		l.Add(time.Since(start), label(resp.StatusCode, answer))
+		return nil
+	})
+}
+
+// label names an answer: the status code, and for a 200 its outcome.
+func label(code int, body []byte) string {
+	if code == http.StatusOK {
+		if i := bytes.Index(body, []byte(`"status":"`)); i >= 0 {
+			rest := body[i+10:]
+			if j := bytes.IndexByte(rest, '"'); j >= 0 {
+				return "200_" + string(rest[:j])
+			}
+		}
+	}
+	return strconv.Itoa(code)
+}
+
+// ReadOptions drive the read API against a mirror seeded by Seed.
+type ReadOptions struct {
+	URL           string // base URL, e.g. http://127.0.0.1:8080
+	Token         string
+	Connections   int
+	Duration      time.Duration
+	Contacts      int
+	Conversations int
+	Messages      int
+}
+
+// readTargets are the endpoints the read benchmark mixes, by name.
+func readTargets(o ReadOptions, rng *rand.Rand) map[string]func() string {
+	return map[string]func() string{
+		"list contacts":              func() string { return "/v1/contacts" },
+		"list contacts by tag":       func() string { return "/v1/contacts?tag=vip" },
+		"list conversations open":    func() string { return "/v1/conversations?status=open" },
+		"list messages":              func() string { return "/v1/messages" },
+		"list messages failed":       func() string { return "/v1/messages?status=failed" },
+		"conversation messages":      func() string { return fmt.Sprintf("/v1/conversations/conv_%d/messages", rng.IntN(o.Conversations)) },
+		"contact conversations":      func() string { return fmt.Sprintf("/v1/contacts/cnt_%d/conversations", rng.IntN(o.Contacts)) },
+		"get contact":                func() string { return fmt.Sprintf("/v1/contacts/cnt_%d", rng.IntN(o.Contacts)) },
+		"get conversation":           func() string { return fmt.Sprintf("/v1/conversations/conv_%d", rng.IntN(o.Conversations)) },
+		"get message":                func() string { return fmt.Sprintf("/v1/messages/msg_%d", rng.IntN(o.Messages)) },
+		"list messages of contact":   func() string { return fmt.Sprintf("/v1/messages?contactId=cnt_%d", rng.IntN(o.Contacts)) },
+		"list conversations updated": func() string { return "/v1/conversations?updatedSince=2026-01-01T00:00:00Z" },
+	}
+}
+
+// Read drives the read API and returns latencies per endpoint and overall.
+func Read(ctx context.Context, o ReadOptions) (map[string]*Latencies, *Latencies, time.Duration, error) {
+	client := newClient(o.Connections)
+	names := make([]string, 0)
+	for name := range readTargets(o, nil) {
+		names = append(names, name)
+	}
+	perWorker := make([]map[string]*Latencies, o.Connections)
+	rngs := make([]*rand.Rand, o.Connections)
+	targets := make([]map[string]func() string, o.Connections)
+	for w := range perWorker {
+		perWorker[w] = map[string]*Latencies{}
+		rngs[w] = rand.New(rand.NewPCG(uint64(w), 1))
+		targets[w] = readTargets(o, rngs[w])
+	}
+	all, elapsed, err := run(ctx, o.Connections, o.Duration, 0, func(w int, l *Latencies) error {
+		name := names[rngs[w].IntN(len(names))]
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.URL+targets[w][name](), nil)
+		if err != nil {
+			return err
+		}
+		if o.Token != "" {
+			req.Header.Set("Authorization", "Bearer "+o.Token)
+		}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("bench: %w", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		code := strconv.Itoa(resp.StatusCode)
+		l.Add(took, code)
+		if perWorker[w][name] == nil {
+			perWorker[w][name] = NewLatencies()
+		}
+		perWorker[w][name].Add(took, code)
+		return nil
+	})
+	byName := map[string]*Latencies{}
+	for _, m := range perWorker {
+		for name, l := range m {
+			if byName[name] == nil {
+				byName[name] = NewLatencies()
+			}
+			byName[name].Merge(l)
+		}
+	}
+	return byName, all, elapsed, err
+}

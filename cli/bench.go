@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/buzzmirror/buzzmirror/bench"
+)
+
+// Bench runs the load tool: bench ingest, bench read or bench seed.
+func Bench(ctx context.Context, env Env) error {
+	if len(env.Args) == 0 {
+		fmt.Fprintln(env.Stderr, "usage: buzzmirror bench ingest|read|seed [flags]; each takes --help")
+		return ErrUsage
+	}
+	mode, env := env.Args[0], Env{Args: env.Args[1:], Stdout: env.Stdout, Stderr: env.Stderr, Getenv: env.Getenv}
+	switch mode {
+	case "ingest":
+		return benchIngest(ctx, env)
+	case "read":
+		return benchRead(ctx, env)
+	case "seed":
+		return benchSeed(ctx, env)
+	}
+	fmt.Fprintf(env.Stderr, "unknown bench mode %q: want ingest, read or seed\n", mode)
+	return ErrUsage
+}
+
+func benchFlags(env Env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: buzzmirror bench %s [flags]\n\n%s\n\nFlags:\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parseBench(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return ErrUsage
+	}
+	return nil
+}
+
+// reportRSS prints the peak RSS sampled from pid, when one was given.
+func reportRSS(env Env, peak <-chan int64, cancel context.CancelFunc) {
+	if peak == nil {
+		return
+	}
+	cancel()
+	fmt.Fprintf(env.Stdout, "server peak RSS: %.0f MB\n", float64(<-peak)/(1<<20))
+}
+
+func watchRSS(ctx context.Context, pid int) (<-chan int64, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if pid == 0 {
+		return nil, cancel
+	}
+	return bench.PeakRSS(ctx, pid), cancel
+}
+
+func benchIngest(ctx context.Context, env Env) error {
+	fs := benchFlags(env, "ingest", "Drive a webhook URL with a realistic signed event stream (all eight types, a\nshare of duplicates and of out-of-order createdAt) from N keep-alive\nconnections, and print events/s, latency percentiles and answers.")
+	o := bench.IngestOptions{RunID: strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "_"}
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080/webhooks/buzzbip", "webhook URL")
+	fs.StringVar(&o.Secret, "secret", env.Getenv("BUZZMIRROR_WEBHOOK_SECRET"), "signing secret (default $BUZZMIRROR_WEBHOOK_SECRET)")
+	fs.IntVar(&o.Connections, "connections", 64, "concurrent keep-alive connections")
+	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "how long to run")
+	fs.IntVar(&o.Count, "count", 0, "stop after this many requests (0: run for --duration)")
+	fs.IntVar(&o.Stream.Contacts, "contacts", 100_000, "distinct contacts in the stream")
+	fs.IntVar(&o.Stream.Conversations, "conversations", 200_000, "distinct conversations in the stream")
+	fs.Float64Var(&o.Stream.Duplicates, "duplicates", 0.05, "share of deliveries repeating an earlier event")
+	fs.Float64Var(&o.Stream.Disorder, "disorder", 0.10, "share of events dated up to a minute in the past")
+	pid := fs.Int("server-pid", 0, "sample this process's peak RSS while running")
+	if err := parseBench(fs, env.Args); err != nil {
+		return err
+	}
+	if o.Secret == "" {
+		return errors.New("bench: --secret (or BUZZMIRROR_WEBHOOK_SECRET) is required")
+	}
+	peak, cancel := watchRSS(ctx, *pid)
+	defer cancel()
+	l, elapsed, err := bench.Ingest(ctx, o)
+	l.Report(env.Stdout, "ingest", elapsed)
+	reportRSS(env, peak, cancel)
+	return err
+}
+
+func benchRead(ctx context.Context, env Env) error {
+	fs := benchFlags(env, "read", "Drive the read API of a mirror made by `bench seed` + `rebuild` with a mix of\nlist and get requests, and print latency percentiles per endpoint.")
+	var o bench.ReadOptions
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of the service")
+	fs.StringVar(&o.Token, "token", "", "API bearer token, when tokens are configured")
+	fs.IntVar(&o.Connections, "connections", 16, "concurrent keep-alive connections")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to run")
+	fs.IntVar(&o.Contacts, "contacts", 100_000, "contacts seeded")
+	fs.IntVar(&o.Conversations, "conversations", 200_000, "conversations seeded")
+	fs.IntVar(&o.Messages, "messages", 1_000_000, "messages seeded")
+	pid := fs.Int("server-pid", 0, "sample this process's peak RSS while running")
+	if err := parseBench(fs, env.Args); err != nil {
+		return err
+	}
+	peak, cancel := watchRSS(ctx, *pid)
+	defer cancel()
+	byName, all, elapsed, err := bench.Read(ctx, o)
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		byName[name].Report(env.Stdout, name, elapsed)
+	}
+	all.Report(env.Stdout, "all reads", elapsed)
+	reportRSS(env, peak, cancel)
+	return err
+}
+
+func benchSeed(ctx context.Context, env Env) error {
+	fs, cf := newFlags(env, "bench seed", "Write the events of a mirror of the given size into the journal of the\nconfigured database, unapplied. Run `buzzmirror rebuild` next to compute the\nmirror (which measures replay speed), then `bench read`.")
+	var o bench.SeedOptions
+	fs.IntVar(&o.Contacts, "contacts", 100_000, "contacts")
+	fs.IntVar(&o.Conversations, "conversations", 200_000, "conversations")
+	fs.IntVar(&o.Messages, "messages", 1_000_000, "messages")
+	cfg, err := parse(env, fs, cf)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := bench.Seed(ctx, db, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "journaled %d events in %s\n", n, time.Since(start).Round(time.Millisecond))
+	return nil
+}
