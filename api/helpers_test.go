@@ -37,7 +37,8 @@ func newTestServer(t testing.TB, db *store.DB, opts Options) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sync.NewSyncer(db, log)
+	s := sync.NewSyncer(db, log, sync.Options{})
+	t.Cleanup(s.Close)
 	e, err := New(Deps{DB: db, Syncer: s, Verifier: v, Log: log}, opts)
 	if err != nil {
 		t.Fatal(err)

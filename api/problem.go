@@ -11,6 +11,7 @@ import (
 
 	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
+	"github.com/buzzmirror/buzzmirror/sync"
 )
 
 // Problem is an RFC 9457 problem document, the body of every error answer.
@@ -73,6 +74,8 @@ func problemFor(err error) Problem {
 		p.Status, p.Detail, p.Parameter = own.Status, own.Detail, own.Parameter
 	case errors.Is(err, models.ErrNotFound):
 		p.Status, p.Detail = http.StatusNotFound, "no such resource"
+	case errors.Is(err, sync.ErrOverloaded):
+		p.Status, p.Detail = http.StatusServiceUnavailable, "too many events are waiting to be committed; try again"
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		p.Status, p.Detail = http.StatusServiceUnavailable, "the database is unavailable; try again"
 	case errors.As(err, &httpErr):

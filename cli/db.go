@@ -48,7 +48,9 @@ func Rebuild(ctx context.Context, env Env) error {
 		return err
 	}
 	start := time.Now()
-	st, err := sync.NewSyncer(db, newLogger(cfg, env.Stderr)).Rebuild(ctx)
+	syncer := sync.NewSyncer(db, newLogger(cfg, env.Stderr), sync.Options{})
+	defer syncer.Close()
+	st, err := syncer.Rebuild(ctx)
 	if err != nil {
 		return err
 	}

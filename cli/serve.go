@@ -19,6 +19,7 @@ import (
 func Serve(ctx context.Context, env Env) error {
 	fs, cf := newFlags(env, "serve", "Receive BuzzBip webhooks and serve the read API. Applies pending migrations\nfirst unless --no-migrate is given.")
 	noMigrate := fs.Bool("no-migrate", false, "refuse to start on an outdated schema instead of migrating it")
+	journalOnly := fs.Bool("journal-only", false, "benchmark baseline only: journal events without applying them (the database is then no mirror)")
 	cfg, err := parse(env, fs, cf)
 	if err != nil {
 		return err
@@ -49,8 +50,13 @@ func Serve(ctx context.Context, env Env) error {
 		return err
 	}
 
+	syncer := sync.NewSyncer(db, log, sync.Options{JournalOnly: *journalOnly})
+	defer syncer.Close() // after the server stopped: commits what was queued
+	if *journalOnly {
+		log.Warn("journal-only mode: events are journaled but not applied; use it only as a benchmark baseline")
+	}
 	router, err := api.New(api.Deps{
-		DB: db, Syncer: sync.NewSyncer(db, log), Verifier: verifier, Log: log,
+		DB: db, Syncer: syncer, Verifier: verifier, Log: log,
 	}, api.Options{WebhookPath: cfg.Webhook.Path, MaxBodyBytes: cfg.Webhook.MaxBodyBytes, Tokens: cfg.Tokens()})
 	if err != nil {
 		return err

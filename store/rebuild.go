@@ -17,9 +17,9 @@ func (tx *Tx) ClearMirror() error {
 	return nil
 }
 
-// EachEvent calls fn for every journaled event, oldest createdAt first, ties
-// by id, reading batch rows at a time so memory stays flat.
-func (tx *Tx) EachEvent(batch int, fn func(*models.Event) error) error {
+// EachEvent calls fn with every journaled event, oldest createdAt first,
+// ties by id, batch rows at a time so memory stays flat.
+func (tx *Tx) EachEvent(batch int, fn func([]models.Event) error) error {
 	var after *models.Event
 	for {
 		q := tx.g.Order("created_at, id").Limit(batch)
@@ -30,8 +30,8 @@ func (tx *Tx) EachEvent(batch int, fn func(*models.Event) error) error {
 		if err := q.Find(&page).Error; err != nil {
 			return fmt.Errorf("store: read journal: %w", err)
 		}
-		for i := range page {
-			if err := fn(&page[i]); err != nil {
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
 				return err
 			}
 		}

@@ -25,7 +25,7 @@ type obj = map[string]any
 
 func newTestSyncer(db *store.DB) *Syncer {
 	db.Now = func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
-	return NewSyncer(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return NewSyncer(db, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
 }
 
 // MustIngest delivers raw and returns its outcome, failing on error.

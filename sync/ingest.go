@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	stdsync "sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
@@ -22,22 +24,98 @@ const (
 	Quarantined Outcome = "quarantined" // data unusable: journaled as failed
 )
 
+// ErrOverloaded means the commit queue is full; the sender should retry.
+var ErrOverloaded = errors.New("too many events waiting to be committed")
+
 // Result is what became of one delivery.
 type Result struct {
 	Outcome Outcome
 	Type    string // the envelope's type
 }
 
+// Options tune a Syncer. Zero values take the defaults.
+type Options struct {
+	// MaxBatch caps how many deliveries one transaction commits (256).
+	MaxBatch int
+	// QueueSize caps how many deliveries may wait for the writer (4096);
+	// past it Ingest answers ErrOverloaded at once instead of growing.
+	QueueSize int
+	// CommitTimeout bounds one batch's commit, retries included (8 s), so
+	// every answer stays inside BuzzBip's 10 second window.
+	CommitTimeout time.Duration
+	// RebuildBatch is how many journal rows a rebuild applies as one unit
+	// of work (2000).
+	RebuildBatch int
+	// JournalOnly journals events without applying them. It exists only as
+	// the baseline of the ingest benchmark: such a database is no mirror.
+	JournalOnly bool
+}
+
 // Syncer journals verified events and projects them into the mirror.
+//
+// Deliveries are committed by one writer goroutine in groups: while a
+// transaction commits, the next deliveries queue up, and the writer commits
+// all of them in the next transaction, one fsync for many events. Each
+// delivery still gets its own answer, and only after its transaction
+// committed.
 type Syncer struct {
 	db         *store.DB
 	log        *slog.Logger
+	opts       Options
 	duplicates atomic.Int64
+
+	mu      stdsync.RWMutex // guards closed and sending on queue
+	closed  bool
+	queue   chan *request
+	stopped chan struct{}
 }
 
-// NewSyncer returns a Syncer writing to db.
-func NewSyncer(db *store.DB, log *slog.Logger) *Syncer {
-	return &Syncer{db: db, log: log}
+type request struct {
+	env    *Envelope
+	ev     *Event // nil unless status is applied
+	status models.EventStatus
+	reason *string
+	ctx    context.Context
+	done   chan reply
+}
+
+type reply struct {
+	res Result
+	err error
+}
+
+// NewSyncer starts a Syncer writing to db; Close stops it.
+func NewSyncer(db *store.DB, log *slog.Logger, opts Options) *Syncer {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 4096
+	}
+	if opts.RebuildBatch <= 0 {
+		opts.RebuildBatch = 2000
+	}
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = 8 * time.Second
+	}
+	s := &Syncer{
+		db: db, log: log, opts: opts,
+		queue: make(chan *request, opts.QueueSize), stopped: make(chan struct{}),
+	}
+	go s.writer()
+	return s
+}
+
+// Close stops taking deliveries, commits those already queued, and returns
+// when the writer has finished.
+func (s *Syncer) Close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.queue)
+	}
+	s.mu.Unlock()
+	<-s.stopped
 }
 
 // DuplicatesRejected counts deliveries this instance answered "duplicate"
@@ -66,52 +144,184 @@ var outcomes = map[models.EventStatus]Outcome{
 	models.EventFailed:  Quarantined,
 }
 
-// Ingest journals and applies one signed body in a single transaction and
-// returns only once it is committed. A body that is not a valid envelope is
-// ErrBadEnvelope and nothing is stored; any other error means the storage
-// failed and the sender should retry.
+// Ingest journals and applies one signed body and returns once it is
+// committed. A body that is not a valid envelope is ErrBadEnvelope and
+// nothing is stored. ErrOverloaded, a context error or a storage error mean
+// the sender should retry; the event may then already be committed, and the
+// retry is a duplicate.
 func (s *Syncer) Ingest(ctx context.Context, raw []byte) (Result, error) {
 	env, err := ParseEnvelope(raw)
 	if err != nil {
 		return Result{}, err
 	}
 	ev, status, reason := classify(env)
-	res := Result{Type: env.Type}
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		row := &models.Event{
-			ID: env.ID, Type: env.Type, Status: status, Error: reason,
-			CreatedAt: models.NewTime(env.CreatedAt), ReceivedAt: tx.Now(), Payload: raw,
+	req := &request{env: env, ev: ev, status: status, reason: reason, ctx: ctx, done: make(chan reply, 1)}
+	if err := s.enqueue(req); err != nil {
+		return Result{Type: env.Type}, err
+	}
+	select {
+	case r := <-req.done:
+		if r.err == nil && r.res.Outcome == Duplicate {
+			s.duplicates.Add(1)
 		}
-		inserted, err := tx.InsertEvent(row)
-		if err != nil || !inserted {
-			res.Outcome = Duplicate
+		return r.res, r.err
+	case <-ctx.Done():
+		return Result{Type: env.Type}, ctx.Err()
+	}
+}
+
+func (s *Syncer) enqueue(req *request) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return fmt.Errorf("%w: shutting down", store.ErrUnavailable)
+	}
+	select {
+	case s.queue <- req:
+		return nil
+	default:
+		return ErrOverloaded
+	}
+}
+
+// writer commits what has queued up, batch after batch, until Close.
+func (s *Syncer) writer() {
+	defer close(s.stopped)
+	batch := make([]*request, 0, s.opts.MaxBatch)
+	for first := range s.queue {
+		batch = append(batch[:0], first)
+	collect:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit writes a batch in one transaction. Should that fail while the
+// database answers, one event may be to blame (a value the database
+// refuses): each is then committed on its own, so the others still succeed.
+func (s *Syncer) commit(batch []*request) {
+	live := make([]*request, 0, len(batch))
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- reply{err: err} // the sender gave up; nothing was written
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CommitTimeout)
+	defer cancel()
+	results, err := s.write(ctx, live, false)
+	if err == nil {
+		for i, r := range live {
+			r.done <- reply{res: results[i]}
+		}
+		return
+	}
+	if len(live) == 1 || s.db.Ping(ctx) != nil {
+		s.log.Error("commit failed", "events", len(live), "err", err)
+		for _, r := range live {
+			r.done <- reply{res: Result{Type: r.env.Type}, err: err}
+		}
+		return
+	}
+	s.log.Warn("batch commit failed; committing its events one by one", "events", len(live), "err", err)
+	for _, r := range live {
+		results, err := s.write(ctx, []*request{r}, true)
+		if err != nil {
+			r.done <- reply{res: Result{Type: r.env.Type}, err: err}
+			continue
+		}
+		r.done <- reply{res: results[0]}
+	}
+}
+
+// write journals reqs and applies the new ones in one transaction. Of
+// several copies of one event, in the batch or in the journal already, the
+// journal's unique key admits exactly one. With isolate, each event's
+// projection runs in a savepoint and one that the database refuses is kept
+// as failed instead of failing the transaction.
+func (s *Syncer) write(ctx context.Context, reqs []*request, isolate bool) ([]Result, error) {
+	results := make([]Result, len(reqs))
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		rows := make([]models.Event, 0, len(reqs))
+		for i, r := range reqs {
+			results[i] = Result{Type: r.env.Type, Outcome: Duplicate}
+			rows = append(rows, models.Event{
+				ID: r.env.ID, Type: r.env.Type, Status: r.status, Error: r.reason,
+				CreatedAt: models.NewTime(r.env.CreatedAt), ReceivedAt: tx.Now(), Payload: r.env.Raw,
+			})
+		}
+		inserted, err := tx.InsertEvents(rows)
+		if err != nil {
 			return err
 		}
-		if status == models.EventApplied {
-			status, err = s.applyIsolated(ctx, tx, ev)
+		var events []*Event
+		var applied []int
+		for i, r := range reqs {
+			if !inserted[r.env.ID] {
+				continue
+			}
+			delete(inserted, r.env.ID) // later copies in this batch are duplicates
+			results[i].Outcome = outcomes[r.status]
+			if r.status == models.EventApplied && !s.opts.JournalOnly {
+				events = append(events, r.ev)
+				applied = append(applied, i)
+			}
 		}
-		res.Outcome = outcomes[status]
-		return err
+		if len(events) == 0 {
+			return nil
+		}
+		if !isolate {
+			return s.project(tx, events)
+		}
+		for k, ev := range events {
+			status, err := s.applyIsolated(ctx, tx, ev)
+			if err != nil {
+				return err
+			}
+			results[applied[k]].Outcome = outcomes[status]
+		}
+		return nil
 	})
-	if err != nil {
-		return Result{}, err
+	return results, err
+}
+
+// project applies events to the mirror in one unit of work.
+func (s *Syncer) project(tx *store.Tx, events []*Event) error {
+	w := newWork(tx)
+	if err := w.prefetch(events); err != nil {
+		return err
 	}
-	if res.Outcome == Duplicate {
-		s.duplicates.Add(1)
+	for _, ev := range events {
+		if err := w.apply(ev); err != nil {
+			return err
+		}
 	}
-	return res, nil
+	return w.flush()
 }
 
 // applyIsolated projects ev inside a savepoint. Should the projection fail
-// while the database still answers (a value it will not store, say), the
-// event would fail the same way on every retry; it is kept as failed, visible
-// under /v1/events?status=failed, and a later `rebuild` retries it. When the
-// savepoint cannot be rolled back the database itself is gone and the whole
-// delivery fails, so BuzzBip retries it.
+// while the database still answers, the event would fail the same way on
+// every retry; it is kept as failed, visible under /v1/events?status=failed,
+// and a later `rebuild` retries it. When the savepoint cannot be rolled back
+// the database itself is gone and the error is returned.
 func (s *Syncer) applyIsolated(ctx context.Context, tx *store.Tx, ev *Event) (models.EventStatus, error) {
 	var applyErr error
 	err := tx.Savepoint("apply", func() error {
-		applyErr = newWork(tx).apply(ev)
+		applyErr = s.project(tx, []*Event{ev})
 		return applyErr
 	})
 	if err == nil {
@@ -126,69 +336,4 @@ func (s *Syncer) applyIsolated(ctx context.Context, tx *store.Tx, ev *Event) (mo
 		return "", err
 	}
 	return models.EventFailed, nil
-}
-
-// RebuildStats summarises a rebuild.
-type RebuildStats struct {
-	Events  int
-	Applied int
-	Ignored int
-	Failed  int
-}
-
-// Rebuild empties the mirror and recomputes it from the journal in one
-// transaction, so readers see the old mirror until the new one is complete.
-// Every event is decoded again, so one quarantined by an older version of
-// buzzmirror is applied when this one understands it.
-func (s *Syncer) Rebuild(ctx context.Context) (RebuildStats, error) {
-	var st RebuildStats
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		st = RebuildStats{}
-		if err := tx.ClearMirror(); err != nil {
-			return err
-		}
-		return tx.EachEvent(1000, func(row *models.Event) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			st.Events++
-			env, err := ParseEnvelope(row.Payload)
-			if err != nil {
-				return store.Abort(fmt.Errorf("sync: journaled event %s no longer parses: %w", row.ID, err))
-			}
-			ev, status, reason := classify(env)
-			switch {
-			case status == models.EventApplied:
-				// applyIsolated records a failure itself.
-				if status, err = s.applyIsolated(ctx, tx, ev); err != nil {
-					return err
-				}
-				if status == models.EventApplied && row.Status != status {
-					err = tx.SetEventOutcome(row.ID, status, nil)
-				}
-			case status != row.Status || !sameReason(reason, row.Error):
-				err = tx.SetEventOutcome(row.ID, status, reason)
-			}
-			if err != nil {
-				return err
-			}
-			switch status {
-			case models.EventApplied:
-				st.Applied++
-			case models.EventIgnored:
-				st.Ignored++
-			default:
-				st.Failed++
-			}
-			return nil
-		})
-	})
-	return st, err
-}
-
-func sameReason(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }

@@ -1,7 +1,7 @@
 package sync
 
 import (
-	"errors"
+	"slices"
 	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
@@ -12,72 +12,133 @@ import (
 // name it, without replaying them. Every field is a last-writer-wins
 // register: the row's Versions map remembers, per field, the version of the
 // event that set it, and an event sets a field only when it is newer. Dates
-// are minima and maxima. Registers, minima and maxima all merge the same way
-// whatever the order and however often an event is applied, so the mirror is
-// order-independent and idempotent by construction, and an old event arriving
-// late costs the same as a new one.
+// are minima and maxima; messageCount is kept exact by counting each
+// message into the conversation it currently belongs to. Registers, minima
+// and maxima merge the same way whatever the order and however often an
+// event is applied, so the mirror is order-independent and idempotent by
+// construction, and an old event arriving late costs the same as a new one.
 
-// entry is a row loaded (or created) by a unit of work.
+// entry is a row of a unit of work. A nil row is known to be absent from
+// the store; it is created the first time an event names it.
 type entry[T any] struct {
 	row   *T
 	dirty bool
 }
 
-// work applies one event inside a store transaction, loading each row it
-// touches once and writing each changed row once.
+// cache holds the rows of one kind that a unit of work touched.
+type cache[T any] map[string]*entry[T]
+
+// work applies a batch of events inside one store transaction: it loads the
+// rows the batch names in a few bulk reads, applies every event in memory,
+// and writes each changed row once.
 type work struct {
 	tx            *store.Tx
-	contacts      map[string]*entry[models.Contact]
-	conversations map[string]*entry[models.Conversation]
-	messages      map[string]*entry[models.Message]
-	runs          map[string]*entry[models.WorkflowRun]
+	contacts      cache[models.Contact]
+	conversations cache[models.Conversation]
+	messages      cache[models.Message]
+	runs          cache[models.WorkflowRun]
 	tags          map[string][]string // contacts whose tag set changed
 }
 
 func newWork(tx *store.Tx) *work {
 	return &work{
 		tx:            tx,
-		contacts:      map[string]*entry[models.Contact]{},
-		conversations: map[string]*entry[models.Conversation]{},
-		messages:      map[string]*entry[models.Message]{},
-		runs:          map[string]*entry[models.WorkflowRun]{},
+		contacts:      cache[models.Contact]{},
+		conversations: cache[models.Conversation]{},
+		messages:      cache[models.Message]{},
+		runs:          cache[models.WorkflowRun]{},
 		tags:          map[string][]string{},
 	}
 }
 
-// apply projects ev and writes every row it changed.
+// apply projects one event into the cached rows.
 func (w *work) apply(ev *Event) error {
-	var err error
 	switch {
 	case ev.Message != nil:
-		err = w.applyMessage(ev)
+		return w.applyMessage(ev)
 	case ev.Conversation != nil:
-		err = w.applyConversation(ev)
+		return w.applyConversation(ev)
 	case ev.Contact != nil:
-		err = w.applyContact(ev)
+		return w.applyContact(ev)
 	case ev.Workflow != nil:
-		err = w.applyWorkflow(ev)
+		return w.applyWorkflow(ev)
 	}
+	return nil
+}
+
+// prefetch loads, in one query per kind, every row the events name.
+func (w *work) prefetch(events []*Event) error {
+	var contacts, conversations, messages, runs []string
+	for _, ev := range events {
+		switch {
+		case ev.Message != nil:
+			messages = append(messages, ev.Message.MessageID)
+			conversations = append(conversations, ev.Message.ConversationID)
+			if id := ev.Message.ContactID.Val; id != nil {
+				contacts = append(contacts, *id)
+			}
+		case ev.Conversation != nil:
+			conversations = append(conversations, ev.Conversation.ConversationID)
+			if id := ev.Conversation.ContactID.Val; id != nil {
+				contacts = append(contacts, *id)
+			}
+		case ev.Contact != nil:
+			contacts = append(contacts, ev.Contact.ContactID)
+		case ev.Workflow != nil:
+			runs = append(runs, runID(ev))
+		}
+	}
+	if err := fill(w.contacts, contacts, w.tx.Contacts); err != nil {
+		return err
+	}
+	if err := fill(w.conversations, conversations, w.tx.Conversations); err != nil {
+		return err
+	}
+	if err := fill(w.messages, messages, w.tx.Messages); err != nil {
+		return err
+	}
+	return fill(w.runs, runs, w.tx.WorkflowRuns)
+}
+
+// fill caches the rows with the given ids that are not cached yet, and
+// marks the ones the store lacks as absent.
+func fill[T any](c cache[T], ids []string, loadMany func([]string) (map[string]*T, error)) error {
+	var missing []string
+	for _, id := range ids {
+		if _, ok := c[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	slices.Sort(missing)
+	missing = slices.Compact(missing)
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := loadMany(missing)
 	if err != nil {
 		return err
 	}
-	return w.flush()
+	for _, id := range missing {
+		c[id] = &entry[T]{row: found[id]}
+	}
+	return nil
 }
 
-// load returns the cached entry for id, or reads it through get, or creates
-// it with fresh when the store has none.
-func load[T any](cache map[string]*entry[T], id string, get func(string) (*T, error), fresh func() *T) (*entry[T], error) {
-	if e, ok := cache[id]; ok {
-		return e, nil
+// load returns the entry for id, reading it through get when it is not
+// cached, and creating it with fresh when the store has none.
+func load[T any](c cache[T], id string, get func(string) (*T, error), fresh func() *T) (*entry[T], error) {
+	e, ok := c[id]
+	if !ok {
+		row, err := get(id)
+		if err != nil && err != models.ErrNotFound {
+			return nil, err
+		}
+		e = &entry[T]{row: row}
+		c[id] = e
 	}
-	row, err := get(id)
-	e := &entry[T]{row: row}
-	if errors.Is(err, models.ErrNotFound) {
+	if e.row == nil {
 		e.row, e.dirty = fresh(), true
-	} else if err != nil {
-		return nil, err
 	}
-	cache[id] = e
 	return e, nil
 }
 
@@ -116,45 +177,52 @@ func newestTime(vs models.Versions) (t time.Time, ok bool) {
 	return t, err == nil
 }
 
-// flush writes every dirty row, stamping it with the transaction's clock and
+// dirtyRows collects the changed rows of a cache, stamping each with finish
+// and clearing its dirty mark.
+func dirtyRows[T any](c cache[T], finish func(*T)) []*T {
+	var rows []*T
+	for _, e := range c {
+		if e.dirty {
+			finish(e.row)
+			rows = append(rows, e.row)
+			e.dirty = false
+		}
+	}
+	return rows
+}
+
+// flush writes every changed row, stamped with the transaction's clock and
 // change-feed position.
 func (w *work) flush() error {
 	now, seq := w.tx.Now(), w.tx.Seq()
-	for id, e := range w.contacts {
-		if !e.dirty {
-			continue
-		}
-		finishContact(e.row)
-		e.row.SyncedAt, e.row.Seq = now, seq
-		if err := w.tx.PutContact(e.row, w.tags[id]); err != nil {
-			return err
-		}
-		e.dirty = false
-		delete(w.tags, id)
+	contacts := dirtyRows(w.contacts, func(c *models.Contact) {
+		finishContact(c)
+		c.SyncedAt, c.Seq = now, seq
+	})
+	if err := w.tx.PutContacts(contacts, w.tags); err != nil {
+		return err
 	}
-	for _, e := range w.conversations {
-		if e.dirty {
-			finishConversation(e.row)
-			e.row.SyncedAt, e.row.Seq = now, seq
-			if err := w.tx.PutConversation(e.row); err != nil {
-				return err
-			}
-			e.dirty = false
-		}
+	clear(w.tags)
+	conversations := dirtyRows(w.conversations, func(c *models.Conversation) {
+		finishConversation(c)
+		c.SyncedAt, c.Seq = now, seq
+	})
+	if err := w.tx.PutConversations(conversations); err != nil {
+		return err
 	}
-	for _, e := range w.messages {
-		if err := w.flushMessage(e); err != nil {
-			return err
-		}
+	if err := w.flushMessages(); err != nil {
+		return err
 	}
-	for _, e := range w.runs {
-		if e.dirty {
-			e.row.SyncedAt, e.row.Seq = now, seq
-			if err := w.tx.PutWorkflowRun(e.row); err != nil {
-				return err
-			}
-			e.dirty = false
-		}
-	}
-	return nil
+	runs := dirtyRows(w.runs, func(r *models.WorkflowRun) { r.SyncedAt, r.Seq = now, seq })
+	return w.tx.PutWorkflowRuns(runs)
+}
+
+// flushMessages writes the changed messages, so that a query over a
+// conversation's messages sees them.
+func (w *work) flushMessages() error {
+	now, seq := w.tx.Now(), w.tx.Seq()
+	return w.tx.PutMessages(dirtyRows(w.messages, func(m *models.Message) {
+		finishMessage(m)
+		m.SyncedAt, m.Seq = now, seq
+	}))
 }

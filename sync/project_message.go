@@ -74,26 +74,63 @@ func (w *work) applyMessage(ev *Event) error {
 		}
 	}
 
-	// messageCount and lastMessageAt change only when the message is new,
-	// moves, or gets an older createdAt.
-	if isNew || m.ConversationID != before.conversation || !m.CreatedAt.Equal(before.created.Time) {
-		if err := w.flushMessage(e); err != nil {
+	return w.countMessage(m, before.conversation, before.created, isNew)
+}
+
+// countMessage keeps messageCount and lastMessageAt of the conversations a
+// message left and joined in step with the message. Counts move by one;
+// lastMessageAt only grows, unless the message that held it left or got an
+// older createdAt, when it is recomputed from the store.
+func (w *work) countMessage(m *models.Message, prevConv string, prevCreated models.Time, isNew bool) error {
+	moved := !isNew && prevConv != m.ConversationID
+	older := !isNew && !m.CreatedAt.Equal(prevCreated.Time)
+	if !isNew && !moved && !older {
+		return nil
+	}
+	conv, err := w.loadConversation(m.ConversationID)
+	if err != nil {
+		return err
+	}
+	if isNew || moved {
+		conv.row.MessageCount++
+		conv.dirty = true
+	}
+	var recount []string
+	if moved {
+		prev, err := w.loadConversation(prevConv)
+		if err != nil {
 			return err
 		}
-		if err := w.refreshStats(m.ConversationID); err != nil {
-			return err
+		prev.row.MessageCount--
+		prev.dirty = true
+		if sameTime(prev.row.LastMessageAt, &prevCreated) {
+			recount = append(recount, prevConv)
 		}
-		if moved := before.conversation != m.ConversationID; moved && !isNew {
-			if err := w.refreshStats(before.conversation); err != nil {
-				return err
-			}
+	}
+	switch {
+	case older && !moved && sameTime(conv.row.LastMessageAt, &prevCreated):
+		recount = append(recount, m.ConversationID)
+	case conv.row.LastMessageAt == nil || m.CreatedAt.After(conv.row.LastMessageAt.Time):
+		last := m.CreatedAt
+		conv.row.LastMessageAt, conv.dirty = &last, true
+	}
+	if len(recount) == 0 {
+		return nil
+	}
+	if err := w.flushMessages(); err != nil {
+		return err
+	}
+	for _, id := range recount {
+		if err := w.recount(id); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// refreshStats recounts a conversation's messages from the store.
-func (w *work) refreshStats(id string) error {
+// recount reads a conversation's messageCount and lastMessageAt from the
+// store; the caller flushed the messages first.
+func (w *work) recount(id string) error {
 	conv, err := w.loadConversation(id)
 	if err != nil {
 		return err
@@ -116,21 +153,10 @@ func sameTime(a, b *models.Time) bool {
 	return a.Equal(b.Time)
 }
 
-// flushMessage writes a dirty message now, so that counting the
-// conversation's messages sees it.
-func (w *work) flushMessage(e *entry[models.Message]) error {
-	if !e.dirty {
-		return nil
-	}
-	m := e.row
+// finishMessage derives the columns that follow from the registers.
+func finishMessage(m *models.Message) {
 	m.UpdatedAt = m.CreatedAt
 	if t, ok := newestTime(m.Versions); ok {
 		m.UpdatedAt = models.NewTime(t)
 	}
-	m.SyncedAt, m.Seq = w.tx.Now(), w.tx.Seq()
-	if err := w.tx.PutMessage(m); err != nil {
-		return err
-	}
-	e.dirty = false
-	return nil
 }

@@ -7,11 +7,7 @@ import "github.com/buzzmirror/buzzmirror/models"
 // same newest-wins rule as every row and triggeredAt is the first firing.
 // workflow.triggered neither creates nor dates contacts and conversations.
 func (w *work) applyWorkflow(ev *Event) error {
-	d := ev.Workflow
-	id := ev.ID
-	if d.RunID.Val != nil {
-		id = *d.RunID.Val
-	}
+	d, id := ev.Workflow, runID(ev)
 	e, err := load(w.runs, id, w.tx.WorkflowRun, func() *models.WorkflowRun {
 		return &models.WorkflowRun{ID: id, Versions: models.Versions{}}
 	})
@@ -28,4 +24,12 @@ func (w *work) applyWorkflow(ev *Event) error {
 	changed = setOpt(r.Versions, "source", v, d.Source, &r.Source) || changed
 	e.dirty = e.dirty || changed
 	return nil
+}
+
+// runID names the run of a workflow.triggered event.
+func runID(ev *Event) string {
+	if id := ev.Workflow.RunID.Val; id != nil {
+		return *id
+	}
+	return ev.ID
 }

@@ -139,10 +139,23 @@ func TestPropertyOrderIndependent(t *testing.T) {
 				for _, e := range inOrder {
 					MustIngest(rt, want, e.body)
 				}
+				// The shuffled delivery is committed in groups of random size,
+				// as the writer forms them under load, duplicates included.
 				got := newTestSyncer(storetest.Open(t, driver))
 				defer got.db.Close()
-				for _, e := range delivery {
-					MustIngest(rt, got, e.body)
+				got.opts.RebuildBatch = rapid.IntRange(1, 6).Draw(rt, "rebuildBatch")
+				for len(delivery) > 0 {
+					n := min(rapid.IntRange(1, 8).Draw(rt, "batch"), len(delivery))
+					reqs := make([]*request, n)
+					for i, e := range delivery[:n] {
+						env, _ := ParseEnvelope(e.body)
+						ev, status, reason := classify(env)
+						reqs[i] = &request{env: env, ev: ev, status: status, reason: reason}
+					}
+					if _, err := got.write(ctx, reqs, false); err != nil {
+						rt.Fatalf("write batch: %v", err)
+					}
+					delivery = delivery[n:]
 				}
 				wantMirror := MustSnapshot(rt, want.db)
 				if gotMirror := MustSnapshot(rt, got.db); !reflect.DeepEqual(gotMirror, wantMirror) {
