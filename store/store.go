@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	stdsync "sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/driver/postgres"
-	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 )
@@ -32,10 +33,15 @@ var ErrUnavailable = errors.New("storage unavailable")
 // separate pool that WAL lets run beside the writer. On Postgres both are one
 // pool.
 type DB struct {
-	driver string
-	write  *gorm.DB
-	read   *gorm.DB
-	closer []*sql.DB
+	driver     string
+	write      *gorm.DB
+	read       *gorm.DB
+	checkpoint *gorm.DB // SQLite only: folds the WAL back into the database off the writer's path
+	closer     []*sql.DB
+	stop       context.CancelFunc // ends background work
+
+	walFrames     atomic.Int64 // SQLite: WAL length the last checkpoint saw
+	checkpointing stdsync.Mutex
 
 	// Now is the clock behind receivedAt and syncedAt; tests replace it.
 	Now func() time.Time
@@ -56,9 +62,12 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	var err error
 	switch driver {
 	case DriverSQLite:
-		db.write, err = openGorm(sqlite.Open(sqliteDSN(dsn, true)), 1)
+		db.write, err = openGorm(sqliteDialector(sqliteDSN(dsn, true), sqliteWriterPragmas...), 1)
 		if err == nil {
-			db.read, err = openGorm(sqlite.Open(sqliteDSN(dsn, false)), opts.MaxOpenConns)
+			db.read, err = openGorm(sqliteDialector(sqliteDSN(dsn, false)), opts.MaxOpenConns)
+		}
+		if err == nil {
+			db.checkpoint, err = openGorm(sqliteDialector(sqliteDSN(dsn, false)+"&_query_only=0"), 1)
 		}
 	case DriverPostgres:
 		db.write, err = openGorm(postgres.Open(dsn), opts.MaxOpenConns)
@@ -70,13 +79,20 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", driver, err)
 	}
-	for _, g := range []*gorm.DB{db.write, db.read} {
-		sqlDB, _ := g.DB()
-		db.closer = append(db.closer, sqlDB)
+	for _, g := range []*gorm.DB{db.write, db.read, db.checkpoint} {
+		if g != nil {
+			sqlDB, _ := g.DB()
+			db.closer = append(db.closer, sqlDB)
+		}
 	}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if db.checkpoint != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		db.stop = cancel
+		go db.runCheckpoints(ctx)
 	}
 	return db, nil
 }
@@ -111,8 +127,8 @@ func sqliteDSN(path string, writer bool) string {
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "FULL")
+	q.Set("_cache_size", "-65536")
 	if writer {
-		q.Set("_journal_mode", "WAL")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Set("_query_only", "1")
@@ -142,6 +158,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close releases every connection.
 func (db *DB) Close() error {
+	if db.stop != nil {
+		db.stop()
+	}
 	var errs []error
 	seen := map[*sql.DB]bool{}
 	for _, c := range db.closer {

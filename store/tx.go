@@ -36,6 +36,9 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil && !isOwnError(err) {
 		return unavailable(err)
 	}
+	if err == nil {
+		db.rewindWAL(ctx)
+	}
 	return err
 }
 
@@ -98,19 +101,19 @@ func (tx *Tx) Savepoint(name string, fn func() error) error {
 	return nil
 }
 
-// MessageStats counts a conversation's messages and finds the newest
-// createdAt among them.
-func (tx *Tx) MessageStats(conversationID string) (count int64, last *models.Time, err error) {
-	var row struct {
-		N    int64
-		Last *models.Time
+// LastMessageAt finds the newest createdAt among a conversation's stored
+// messages, leaving out the ids in except (the caller knows better values
+// for those).
+func (tx *Tx) LastMessageAt(conversationID string, except []string) (*models.Time, error) {
+	q := tx.g.Model(&models.Message{}).Select("MAX(created_at) AS last").Where("conversation_id = ?", conversationID)
+	if len(except) > 0 {
+		q = q.Where("id NOT IN ?", except)
 	}
-	err = tx.g.Raw("SELECT COUNT(*) AS n, MAX(created_at) AS last FROM messages WHERE conversation_id = ?",
-		conversationID).Scan(&row).Error
-	if err != nil {
-		return 0, nil, fmt.Errorf("store: message stats of conversation %s: %w", conversationID, err)
+	var row struct{ Last *models.Time }
+	if err := q.Scan(&row).Error; err != nil {
+		return nil, fmt.Errorf("store: newest message of conversation %s: %w", conversationID, err)
 	}
-	return row.N, row.Last, nil
+	return row.Last, nil
 }
 
 func formatNow(db *DB) string { return models.FormatTime(db.Now()) }

@@ -210,19 +210,13 @@ func (w *work) flush() error {
 	if err := w.tx.PutConversations(conversations); err != nil {
 		return err
 	}
-	if err := w.flushMessages(); err != nil {
+	messages := dirtyRows(w.messages, func(m *models.Message) {
+		finishMessage(m)
+		m.SyncedAt, m.Seq = now, seq
+	})
+	if err := w.tx.PutMessages(messages); err != nil {
 		return err
 	}
 	runs := dirtyRows(w.runs, func(r *models.WorkflowRun) { r.SyncedAt, r.Seq = now, seq })
 	return w.tx.PutWorkflowRuns(runs)
-}
-
-// flushMessages writes the changed messages, so that a query over a
-// conversation's messages sees them.
-func (w *work) flushMessages() error {
-	now, seq := w.tx.Now(), w.tx.Seq()
-	return w.tx.PutMessages(dirtyRows(w.messages, func(m *models.Message) {
-		finishMessage(m)
-		m.SyncedAt, m.Seq = now, seq
-	}))
 }

@@ -80,7 +80,7 @@ func (w *work) applyMessage(ev *Event) error {
 // countMessage keeps messageCount and lastMessageAt of the conversations a
 // message left and joined in step with the message. Counts move by one;
 // lastMessageAt only grows, unless the message that held it left or got an
-// older createdAt, when it is recomputed from the store.
+// older createdAt, when it is found again.
 func (w *work) countMessage(m *models.Message, prevConv string, prevCreated models.Time, isNew bool) error {
 	moved := !isNew && prevConv != m.ConversationID
 	older := !isNew && !m.CreatedAt.Equal(prevCreated.Time)
@@ -114,12 +114,6 @@ func (w *work) countMessage(m *models.Message, prevConv string, prevCreated mode
 		last := m.CreatedAt
 		conv.row.LastMessageAt, conv.dirty = &last, true
 	}
-	if len(recount) == 0 {
-		return nil
-	}
-	if err := w.flushMessages(); err != nil {
-		return err
-	}
 	for _, id := range recount {
 		if err := w.recount(id); err != nil {
 			return err
@@ -128,20 +122,35 @@ func (w *work) countMessage(m *models.Message, prevConv string, prevCreated mode
 	return nil
 }
 
-// recount reads a conversation's messageCount and lastMessageAt from the
-// store; the caller flushed the messages first.
+// recount finds a conversation's lastMessageAt again: the newest createdAt
+// among its messages, taking the ones this unit of work holds from memory
+// and the rest from the store.
 func (w *work) recount(id string) error {
 	conv, err := w.loadConversation(id)
 	if err != nil {
 		return err
 	}
-	count, last, err := w.tx.MessageStats(id)
+	var cached []string
+	var last *models.Time
+	for msgID, e := range w.messages {
+		if e.row == nil {
+			continue
+		}
+		cached = append(cached, msgID)
+		if e.row.ConversationID == id && (last == nil || e.row.CreatedAt.After(last.Time)) {
+			t := e.row.CreatedAt
+			last = &t
+		}
+	}
+	stored, err := w.tx.LastMessageAt(id, cached)
 	if err != nil {
 		return err
 	}
-	c := conv.row
-	if c.MessageCount != count || !sameTime(c.LastMessageAt, last) {
-		c.MessageCount, c.LastMessageAt, conv.dirty = count, last, true
+	if stored != nil && (last == nil || stored.After(last.Time)) {
+		last = stored
+	}
+	if !sameTime(conv.row.LastMessageAt, last) {
+		conv.row.LastMessageAt, conv.dirty = last, true
 	}
 	return nil
 }

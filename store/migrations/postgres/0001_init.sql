@@ -67,9 +67,10 @@ CREATE TABLE conversations (
 );
 CREATE INDEX conversations_updated ON conversations (updated_at, id);
 CREATE INDEX conversations_seq ON conversations (seq, id);
-CREATE INDEX conversations_contact ON conversations (contact_id, updated_at, id);
-CREATE INDEX conversations_status ON conversations (status, updated_at, id);
-CREATE INDEX conversations_channel ON conversations (channel, updated_at, id);
+-- Filters by status and channel walk conversations_updated: both are
+-- low-cardinality, and an index holding updated_at would be rewritten on
+-- every message.
+CREATE INDEX conversations_contact ON conversations (contact_id);
 
 CREATE TABLE messages (
     id              TEXT COLLATE "C" PRIMARY KEY,
@@ -91,8 +92,7 @@ CREATE TABLE messages (
 CREATE INDEX messages_conversation ON messages (conversation_id, created_at, id);
 CREATE INDEX messages_updated ON messages (updated_at, id);
 CREATE INDEX messages_seq ON messages (seq, id);
-CREATE INDEX messages_contact ON messages (contact_id, updated_at, id);
-CREATE INDEX messages_status ON messages (status, updated_at, id);
+CREATE INDEX messages_contact ON messages (contact_id);
 CREATE INDEX messages_created ON messages (created_at, id);
 
 CREATE TABLE workflow_runs (

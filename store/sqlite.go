@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+)
+
+// SQLite write path. Each committed batch appends every page it changed to
+// the WAL, and random ids (events, messages, conversations) touch a few
+// random B-tree pages each, so the WAL volume per event decides ingest
+// speed. Three settings keep it down, measured with `buzzmirror bench
+// ingest` (see BENCHMARKS.md):
+//
+//   - 1 KiB pages: a random page costs a quarter of the default's bytes;
+//   - no automatic checkpoints in the writer: copying the WAL back into the
+//     database would stall the commit every answer is waiting for. A
+//     background connection runs PASSIVE checkpoints instead, on the other
+//     core, never blocking the writer;
+//   - a PASSIVE checkpoint cannot rewind a WAL that is still being written,
+//     so once the WAL passes walRestartFrames, the writer itself runs a
+//     RESTART checkpoint between two transactions. The background
+//     checkpoints have copied nearly all of it by then, so the pause is
+//     short, and the WAL stays bounded.
+//
+// page_size only takes effect on a new database, so it is set before WAL
+// mode.
+var sqliteWriterPragmas = []string{
+	"PRAGMA page_size = 1024",
+	"PRAGMA journal_mode = WAL",
+	"PRAGMA wal_autocheckpoint = 0",
+}
+
+const (
+	checkpointEvery  = 100 * time.Millisecond
+	walRestartFrames = 128 << 10 // 128 MiB of 1 KiB pages
+)
+
+// sqliteConnector opens go-sqlite3 connections that run pragmas first,
+// without registering a driver name globally.
+type sqliteConnector struct {
+	dsn    string
+	driver *sqlite3.SQLiteDriver
+}
+
+func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) { return c.driver.Open(c.dsn) }
+func (c sqliteConnector) Driver() driver.Driver                        { return c.driver }
+
+func sqliteDialector(dsn string, pragmas ...string) gorm.Dialector {
+	drv := &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+		for _, p := range pragmas {
+			if _, err := conn.Exec(p, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+	return sqlite.Dialector{Conn: sql.OpenDB(sqliteConnector{dsn: dsn, driver: drv})}
+}
+
+// runCheckpoints folds the WAL into the database file in the background
+// until ctx ends, and notes how long the WAL is.
+func (db *DB) runCheckpoints(ctx context.Context) {
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			var r struct{ Busy, Log, Checkpointed int64 }
+			db.checkpointing.Lock()
+			err := db.checkpoint.WithContext(ctx).Raw("PRAGMA wal_checkpoint(PASSIVE)").Row().Scan(&r.Busy, &r.Log, &r.Checkpointed)
+			db.checkpointing.Unlock()
+			if err == nil {
+				db.walFrames.Store(r.Log)
+			}
+		}
+	}
+}
+
+// rewindWAL runs a RESTART checkpoint on the writer's connection once the
+// WAL has grown past walRestartFrames, so the next transaction writes the
+// WAL from its start again. Called after a commit, from the writer. While a
+// background checkpoint runs it waits for the next commit instead of for
+// the checkpoint: the writer never queues behind a long copy.
+func (db *DB) rewindWAL(ctx context.Context) {
+	if db.checkpoint == nil || db.walFrames.Load() < walRestartFrames || !db.checkpointing.TryLock() {
+		return
+	}
+	defer db.checkpointing.Unlock()
+	if err := db.write.WithContext(ctx).Exec("PRAGMA wal_checkpoint(RESTART)").Error; err == nil {
+		db.walFrames.Store(0)
+	}
+}
