@@ -33,9 +33,16 @@ type Stream struct {
 	disorder      float64 // share of events whose createdAt lies in the past
 	start         time.Time
 	n             int
-	recentMsgs    []string
+	recentMsgs    []recentMessage
 	sent          [][]byte
 	totalWeight   int
+}
+
+// recentMessage is a message a later event may update, with the
+// conversation it belongs to.
+type recentMessage struct {
+	id   string
+	conv int
 }
 
 // StreamOptions shape a Stream.
@@ -97,7 +104,10 @@ func (s *Stream) event() []byte {
 	data := map[string]any{}
 	switch typ {
 	case "message.sent", "message.failed", "message.received":
-		data["messageId"] = s.messageID(typ)
+		var msgID string
+		msgID, conv = s.message(typ, conv)
+		contact = fmt.Sprintf("cnt_%d", conv%s.contacts)
+		data["messageId"] = msgID
 		data["conversationId"] = fmt.Sprintf("conv_%d", conv)
 		data["contactId"] = contact
 		data["channel"] = "whatsapp"
@@ -140,17 +150,19 @@ func (s *Stream) event() []byte {
 	return body
 }
 
-// messageID reuses a recent message for status updates (sent, then failed)
-// a third of the time, else starts a new one.
-func (s *Stream) messageID(typ string) string {
+// message reuses a recent message, in its own conversation, for a status
+// update (sent, then failed) a third of the time, else starts a new one in
+// conversation conv.
+func (s *Stream) message(typ string, conv int) (string, int) {
 	if typ != "message.received" && len(s.recentMsgs) > 0 && s.rng.IntN(3) == 0 {
-		return s.recentMsgs[s.rng.IntN(len(s.recentMsgs))]
+		m := s.recentMsgs[s.rng.IntN(len(s.recentMsgs))]
+		return m.id, m.conv
 	}
-	id := fmt.Sprintf("msg_%s_%d", s.prefix, s.n)
+	m := recentMessage{id: fmt.Sprintf("msg_%s_%d", s.prefix, s.n), conv: conv}
 	if len(s.recentMsgs) < 256 {
-		s.recentMsgs = append(s.recentMsgs, id)
+		s.recentMsgs = append(s.recentMsgs, m)
 	} else {
-		s.recentMsgs[s.rng.IntN(len(s.recentMsgs))] = id
+		s.recentMsgs[s.rng.IntN(len(s.recentMsgs))] = m
 	}
-	return id
+	return m.id, m.conv
 }

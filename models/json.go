@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"sort"
 )
 
 // JSON is a JSON document stored as text. A nil JSON is SQL NULL.
@@ -59,12 +60,33 @@ func (vs Versions) Claim(key, v string) bool {
 	return true
 }
 
+// storedVersions is how Versions is stored: most fields of a row were set by
+// the same few events, so each distinct version is written once and fields
+// point at it. That keeps rows small, and small rows are what keeps the
+// SQLite write-ahead log, and so ingest, fast.
+type storedVersions struct {
+	Versions []string      `json:"v"`
+	Fields   map[string]int `json:"f"`
+}
+
 // Value implements driver.Valuer.
 func (vs Versions) Value() (driver.Value, error) {
-	if vs == nil {
-		return "{}", nil
+	st := storedVersions{Versions: []string{}, Fields: make(map[string]int, len(vs))}
+	index := map[string]int{}
+	for _, v := range vs {
+		if _, ok := index[v]; !ok {
+			index[v] = 0
+			st.Versions = append(st.Versions, v)
+		}
 	}
-	b, err := json.Marshal(map[string]string(vs))
+	sort.Strings(st.Versions) // one encoding per map, whatever the iteration order
+	for i, v := range st.Versions {
+		index[v] = i
+	}
+	for k, v := range vs {
+		st.Fields[k] = index[v]
+	}
+	b, err := json.Marshal(st)
 	return string(b), err
 }
 
@@ -82,9 +104,16 @@ func (vs *Versions) Scan(src any) error {
 	default:
 		return fmt.Errorf("models: cannot scan %T into Versions", src)
 	}
-	m := Versions{}
-	if err := json.Unmarshal(b, &m); err != nil {
+	var st storedVersions
+	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("models: scan versions: %w", err)
+	}
+	m := make(Versions, len(st.Fields))
+	for k, i := range st.Fields {
+		if i < 0 || i >= len(st.Versions) {
+			return fmt.Errorf("models: scan versions: field %q points at version %d of %d", k, i, len(st.Versions))
+		}
+		m[k] = st.Versions[i]
 	}
 	*vs = m
 	return nil
