@@ -19,6 +19,7 @@ func Bench(ctx context.Context, env Env) error {
 		return ErrUsage
 	}
 	mode, env := env.Args[0], Env{Args: env.Args[1:], Stdout: env.Stdout, Stderr: env.Stderr, Getenv: env.Getenv}
+	tuneGC(env) // the load tool shares the machine: it should take as little CPU as it can
 	switch mode {
 	case "ingest":
 		return benchIngest(ctx, env)

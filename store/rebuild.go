@@ -17,14 +17,16 @@ func (tx *Tx) ClearMirror() error {
 	return nil
 }
 
-// EachEvent calls fn with every journaled event, oldest createdAt first,
-// ties by id, batch rows at a time so memory stays flat.
+// EachEvent calls fn with every journaled event in the order they were
+// received, batch rows at a time so memory stays flat. (The projection does
+// not depend on the order; receipt order walks an index every list already
+// needs.)
 func (tx *Tx) EachEvent(batch int, fn func([]models.Event) error) error {
 	var after *models.Event
 	for {
-		q := tx.g.Order("created_at, id").Limit(batch)
+		q := tx.g.Order("received_at, id").Limit(batch)
 		if after != nil {
-			q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", after.CreatedAt, after.CreatedAt, after.ID)
+			q = q.Where("(received_at, id) > (?, ?)", after.ReceivedAt, after.ID)
 		}
 		var page []models.Event
 		if err := q.Find(&page).Error; err != nil {

@@ -9,7 +9,8 @@ CREATE TABLE events (
     payload     BLOB NOT NULL
 );
 CREATE INDEX events_received ON events (received_at, id);
-CREATE INDEX events_created ON events (created_at, id);
+-- The since filter walks events_received: events arrive close to their
+-- createdAt, and one index fewer on the hottest table speeds every insert.
 CREATE INDEX events_type ON events (type, received_at, id);
 CREATE INDEX events_status ON events (status, received_at, id);
 
