@@ -65,7 +65,7 @@ func (vs Versions) Claim(key, v string) bool {
 // point at it. That keeps rows small, and small rows are what keeps the
 // SQLite write-ahead log, and so ingest, fast.
 type storedVersions struct {
-	Versions []string      `json:"v"`
+	Versions []string       `json:"v"`
 	Fields   map[string]int `json:"f"`
 }
 

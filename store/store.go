@@ -62,12 +62,12 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	var err error
 	switch driver {
 	case DriverSQLite:
-		db.write, err = openGorm(sqliteDialector(sqliteDSN(dsn, true), sqliteWriterPragmas...), 1)
+		db.write, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteWriter), sqliteWriterPragmas...), 1)
 		if err == nil {
-			db.read, err = openGorm(sqliteDialector(sqliteDSN(dsn, false)), opts.MaxOpenConns)
+			db.read, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteReader)), opts.MaxOpenConns)
 		}
 		if err == nil {
-			db.checkpoint, err = openGorm(sqliteDialector(sqliteDSN(dsn, false)+"&_query_only=0"), 1)
+			db.checkpoint, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteCheckpointer)), 1)
 		}
 	case DriverPostgres:
 		db.write, err = openGorm(postgres.Open(dsn), opts.MaxOpenConns)
@@ -117,21 +117,38 @@ func openGorm(d gorm.Dialector, maxConns int) (*gorm.DB, error) {
 	return g, nil
 }
 
-// sqliteDSN turns the configured file path into a go-sqlite3 URI with every
-// setting the service relies on in one place: WAL so readers never block the
-// writer, synchronous=FULL so an acknowledged event survives power loss, a
-// busy timeout for other processes (migrate, rebuild), foreign keys, and
-// BEGIN IMMEDIATE for writers so a transaction never fails on lock upgrade.
-func sqliteDSN(path string, writer bool) string {
+// sqliteRole is what a SQLite connection pool is for.
+type sqliteRole int
+
+const (
+	sqliteWriter       sqliteRole = iota // the one connection that writes
+	sqliteReader                         // the read API's pool
+	sqliteCheckpointer                   // background WAL checkpoints
+)
+
+// sqliteDSN turns the configured file path into a go-sqlite3 URI for a
+// pool of the given role. Every connection gets synchronous=FULL (an
+// acknowledged event survives power loss), foreign keys, and a busy timeout
+// for other processes (migrate, rebuild); the writer begins transactions
+// IMMEDIATE so none fails on lock upgrade, readers are query-only. WAL mode
+// and the page size are set by sqliteWriterPragmas.
+func sqliteDSN(path string, role sqliteRole) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "FULL")
-	q.Set("_cache_size", "-65536")
-	if writer {
+	// Page cache per connection, in KiB: the writer's holds the hot index
+	// pages of every batch; readers share the OS cache, so eight of them
+	// stay small and the server's RSS stays bounded.
+	switch role {
+	case sqliteWriter:
+		q.Set("_cache_size", "-65536")
 		q.Set("_txlock", "immediate")
-	} else {
+	case sqliteReader:
+		q.Set("_cache_size", "-8192")
 		q.Set("_query_only", "1")
+	case sqliteCheckpointer:
+		q.Set("_cache_size", "-2048")
 	}
 	sep := "?"
 	if strings.Contains(path, "?") {

@@ -1,0 +1,113 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	gosync "sync"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // a second, raw connection that holds the write lock
+
+	"github.com/buzzmirror/buzzmirror/store"
+	"github.com/buzzmirror/buzzmirror/store/storetest"
+)
+
+// TestQueueFullAnswersOverloaded holds SQLite's write lock from another
+// connection so the writer stalls, fills the queue, and checks that the
+// next delivery is refused at once, and that the queued ones commit once
+// the lock is released.
+func TestQueueFullAnswersOverloaded(t *testing.T) {
+	dsn := storetest.DSN(t, store.DriverSQLite)
+	db, err := store.Open(context.Background(), store.DriverSQLite, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSyncer(db, newTestSyncer(db).log, Options{QueueSize: 4, MaxBatch: 1})
+	defer s.Close()
+
+	blocker, err := sql.Open("sqlite3", "file:"+dsn+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close()
+	conn, err := blocker.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	results := make(chan error, 16)
+	var wg gosync.WaitGroup
+	deliver := func(i int) {
+		defer wg.Done()
+		_, err := s.Ingest(context.Background(), ev(fmt.Sprintf("evt_q%d", i), "message.sent", t1,
+			obj{"messageId": fmt.Sprint("m", i), "conversationId": "c"}))
+		results <- err
+	}
+	// One delivery occupies the writer, four fill the queue.
+	for i := range 5 {
+		wg.Add(1)
+		go deliver(i)
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	_, err = s.Ingest(context.Background(), ev("evt_over", "message.sent", t1, obj{"messageId": "m", "conversationId": "c"}))
+	if !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("full queue: got %v, want ErrOverloaded", err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("a full queue must answer at once, took %s", waited)
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			t.Errorf("queued delivery: %v", err)
+		}
+	}
+	if n, _ := db.CountEvents(context.Background()); n != 5 {
+		t.Errorf("journal holds %d events, want the 5 queued", n)
+	}
+}
+
+// TestConcurrentDeliveriesFormOneMirror sends a stream from many goroutines,
+// so the writer commits it in groups, and compares with sequential delivery.
+func TestConcurrentDeliveriesFormOneMirror(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		bodies := benchBodies(400)
+		grouped := newTestSyncer(db)
+		defer grouped.Close()
+		var wg gosync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(bodies); i += 16 {
+					MustIngest(t, grouped, bodies[i])
+				}
+			}()
+		}
+		wg.Wait()
+		single := newTestSyncer(storetest.Open(t, db.Driver()))
+		defer single.Close()
+		for _, b := range bodies {
+			MustIngest(t, single, b)
+		}
+		if got, want := MustSnapshot(t, db), MustSnapshot(t, single.db); dump(got) != dump(want) {
+			t.Errorf("grouped commits differ from one-by-one delivery")
+		}
+	})
+}
