@@ -136,14 +136,11 @@ func benchSeed(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, _, err := openStore(ctx, cfg, migrateSchema)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	start := time.Now()
 	n, err := bench.Seed(ctx, db, o)
 	if err != nil {

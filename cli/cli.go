@@ -84,8 +84,32 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func openStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
-	return store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
+// schemaPolicy says what openStore does about pending migrations.
+type schemaPolicy int
+
+const (
+	migrateSchema schemaPolicy = iota // apply them
+	requireSchema                     // refuse to go on
+)
+
+// openStore connects to the configured database and migrates it, or checks
+// that nothing is pending. It returns the migrations it applied.
+func openStore(ctx context.Context, cfg config.Config, policy schemaPolicy) (*store.DB, []int, error) {
+	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
+	if err != nil {
+		return nil, nil, err
+	}
+	var applied []int
+	if policy == migrateSchema {
+		applied, err = db.Migrate(ctx)
+	} else {
+		err = db.CheckSchema(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, applied, err
+	}
+	return db, applied, nil
 }
 
 // PrintVersion prints the version.

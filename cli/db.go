@@ -15,15 +15,11 @@ func Migrate(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, applied, err := openStore(ctx, cfg, migrateSchema)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	applied, err := db.Migrate(ctx)
-	if err != nil {
-		return err
-	}
 	if len(applied) == 0 {
 		fmt.Fprintln(env.Stdout, "schema is up to date")
 		return nil
@@ -39,14 +35,11 @@ func Rebuild(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, _, err := openStore(ctx, cfg, requireSchema)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckSchema(ctx); err != nil {
-		return err
-	}
 	start := time.Now()
 	syncer := sync.NewSyncer(db, newLogger(cfg, env.Stderr), sync.Options{})
 	defer syncer.Close()

@@ -35,21 +35,17 @@ func Serve(ctx context.Context, env Env) error {
 		return err
 	}
 
-	db, err := openStore(ctx, cfg)
+	policy := migrateSchema
+	if *noMigrate {
+		policy = requireSchema
+	}
+	db, applied, err := openStore(ctx, cfg, policy)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if *noMigrate {
-		err = db.CheckSchema(ctx)
-	} else {
-		var applied []int
-		if applied, err = db.Migrate(ctx); len(applied) > 0 {
-			log.Info("applied migrations", "versions", applied)
-		}
-	}
-	if err != nil {
-		return err
+	if len(applied) > 0 {
+		log.Info("applied migrations", "versions", applied)
 	}
 
 	syncer := sync.NewSyncer(db, log, sync.Options{JournalOnly: *journalOnly})
