@@ -76,4 +76,3 @@ func BenchmarkCommitBatch(b *testing.B) {
 		})
 	}
 }
-
