@@ -43,6 +43,8 @@ func newQuery(c echo.Context, allowed ...string) *query {
 	sort.Strings(names)
 	for _, name := range names {
 		switch {
+		case name == "":
+			q.fail(badParam(`""`, "a parameter without a name (this endpoint takes %s)", strings.Join(allowed, ", ")))
 		case !slices.Contains(allowed, name):
 			q.fail(badParam(name, "unknown parameter (this endpoint takes %s)", strings.Join(allowed, ", ")))
 		case len(q.values[name]) > 1 && !repeatable[name]:
