@@ -240,4 +240,3 @@ func countIDs(bodies [][]byte) int {
 	}
 	return len(ids)
 }
-
