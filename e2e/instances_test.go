@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/buzzmirror/buzzmirror/store"
+	"github.com/buzzmirror/buzzmirror/store/storetest"
+)
+
+// TestSeveralInstances starts three instances on one empty Postgres database
+// at once (they migrate concurrently), sprays a stream across them with
+// every fifth event delivered to two instances at the same moment, and
+// follows the change feed of one of them meanwhile. The mirror equals a
+// clean one-by-one delivery and the feed showed every row at its latest
+// change.
+func TestSeveralInstances(t *testing.T) {
+	if len(storetest.Drivers(t)) < 2 {
+		t.Skip("needs Postgres")
+	}
+	dsn := storetest.DSN(t, store.DriverPostgres)
+	env := []string{"BUZZMIRROR_DATABASE_DRIVER=postgres", "BUZZMIRROR_DATABASE_DSN=" + dsn, "BUZZMIRROR_WEBHOOK_SECRET=" + faultSecret}
+	instances := make([]*service, 3)
+	var wg gosync.WaitGroup
+	for i := range instances {
+		wg.Add(1)
+		go func() { defer wg.Done(); instances[i] = start(t, env...) }()
+	}
+	wg.Wait()
+
+	bodies := stream(1500)
+	client := &http.Client{Timeout: 20 * time.Second}
+	send := func(i int, b []byte) {
+		if code, err := post(client, "http://"+instances[i%3].addr+"/webhooks/buzzbip", b); err != nil || code != 200 {
+			t.Errorf("instance %d: %d %v", i%3, code, err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var senders gosync.WaitGroup
+		for w := range 12 {
+			senders.Add(1)
+			go func() {
+				defer senders.Done()
+				for i := w; i < len(bodies); i += 12 {
+					if i%5 == 0 { // the same event at two instances at once
+						var both gosync.WaitGroup
+						both.Add(2)
+						go func() { defer both.Done(); send(i, bodies[i]) }()
+						go func() { defer both.Done(); send(i+1, bodies[i]) }()
+						both.Wait()
+						continue
+					}
+					send(i, bodies[i])
+				}
+			}()
+		}
+		senders.Wait()
+	}()
+
+	seen := map[string]int64{}
+	cursor := ""
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		target := "http://" + instances[0].addr + "/v1/changes?limit=50"
+		if cursor != "" {
+			target += "&cursor=" + cursor
+		}
+		resp, err := client.Get(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Data []struct {
+				Seq  int64  `json:"seq"`
+				Type string `json:"type"`
+				ID   string `json:"id"`
+			} `json:"data"`
+			NextCursor string `json:"nextCursor"`
+			HasMore    bool   `json:"hasMore"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page.Data {
+			seen[c.Type+"/"+c.ID] = c.Seq
+		}
+		cursor = page.NextCursor
+		if finished && !page.HasMore {
+			break
+		}
+	}
+
+	db := openStore(t, store.DriverPostgres, dsn)
+	m, err := db.Snapshot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := map[string]int64{}
+	for _, c := range m.Contacts {
+		latest["contact/"+c.ID] = c.Seq
+	}
+	for _, c := range m.Conversations {
+		latest["conversation/"+c.ID] = c.Seq
+	}
+	for _, c := range m.Messages {
+		latest["message/"+c.ID] = c.Seq
+	}
+	for _, r := range m.WorkflowRuns {
+		latest["workflowRun/"+r.ID] = r.Seq
+	}
+	for key, seq := range latest {
+		if seen[key] != seq {
+			t.Errorf("%s: the feed last showed position %d, the row is at %d", key, seen[key], seq)
+		}
+	}
+	if got, want := mirror(t, db), cleanMirror(t, store.DriverPostgres, bodies); !reflect.DeepEqual(got, want) {
+		t.Error("three instances built another mirror than a clean delivery")
+	}
+	if n, _ := db.CountEvents(t.Context()); n != int64(countIDs(bodies)) {
+		t.Errorf("journal holds %d events, want %d", n, countIDs(bodies))
+	}
+}
