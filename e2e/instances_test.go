@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	gosync "sync"
@@ -12,19 +13,28 @@ import (
 	"github.com/buzzmirror/buzzmirror/store/storetest"
 )
 
-// TestSeveralInstances starts three instances on one empty Postgres database
-// at once (they migrate concurrently), sprays a stream across them with
-// every fifth event delivered to two instances at the same moment, and
-// follows the change feed of one of them meanwhile. The mirror equals a
-// clean one-by-one delivery and the feed showed every row at its latest
-// change.
+// TestSeveralInstances starts two, then three, instances on one empty
+// Postgres database at once (they migrate concurrently), sprays a stream
+// across them with every fifth event delivered to two instances at the same
+// moment, and follows the change feed of one of them meanwhile. The mirror
+// equals a clean one-by-one delivery and the feed showed every row at its
+// latest change.
 func TestSeveralInstances(t *testing.T) {
 	if len(storetest.Drivers(t)) < 2 {
 		t.Skip("needs Postgres")
 	}
+	for _, n := range []int{2, 3} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			severalInstances(t, n)
+		})
+	}
+}
+
+func severalInstances(t *testing.T, n int) {
 	dsn := storetest.DSN(t, store.DriverPostgres)
 	env := []string{"BUZZMIRROR_DATABASE_DRIVER=postgres", "BUZZMIRROR_DATABASE_DSN=" + dsn, "BUZZMIRROR_WEBHOOK_SECRET=" + faultSecret}
-	instances := make([]*service, 3)
+	instances := make([]*service, n)
 	var wg gosync.WaitGroup
 	for i := range instances {
 		wg.Add(1)
@@ -32,11 +42,11 @@ func TestSeveralInstances(t *testing.T) {
 	}
 	wg.Wait()
 
-	bodies := stream(1500)
+	bodies := stream(800)
 	client := &http.Client{Timeout: 20 * time.Second}
 	send := func(i int, b []byte) {
-		if code, err := post(client, "http://"+instances[i%3].addr+"/webhooks/buzzbip", b); err != nil || code != 200 {
-			t.Errorf("instance %d: %d %v", i%3, code, err)
+		if code, err := post(client, "http://"+instances[i%n].addr+"/webhooks/buzzbip", b); err != nil || code != 200 {
+			t.Errorf("instance %d: %d %v", i%n, code, err)
 		}
 	}
 	done := make(chan struct{})
@@ -126,7 +136,7 @@ func TestSeveralInstances(t *testing.T) {
 		}
 	}
 	if got, want := mirror(t, db), cleanMirror(t, store.DriverPostgres, bodies); !reflect.DeepEqual(got, want) {
-		t.Error("three instances built another mirror than a clean delivery")
+		t.Errorf("%d instances built another mirror than a clean delivery", n)
 	}
 	if n, _ := db.CountEvents(t.Context()); n != int64(countIDs(bodies)) {
 		t.Errorf("journal holds %d events, want %d", n, countIDs(bodies))
