@@ -59,6 +59,9 @@ func (e ownError) Unwrap() error { return e.err }
 // database unavailable.
 func Abort(err error) error { return ownError{err} }
 
+// Aborted reports whether err came from a Write callback through Abort.
+func Aborted(err error) bool { return isOwnError(err) }
+
 // Seq is this transaction's change-feed position.
 func (tx *Tx) Seq() int64 { return tx.seq }
 

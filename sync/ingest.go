@@ -301,7 +301,11 @@ func (s *Syncer) write(ctx context.Context, reqs []*request, isolate bool) ([]Re
 
 // project applies events to the mirror in one unit of work.
 func (s *Syncer) project(tx *store.Tx, events []*Event) error {
-	w := newWork(tx)
+	return newWork(tx).project(events)
+}
+
+// project loads what events name, applies them and writes what changed.
+func (w *work) project(events []*Event) error {
 	if err := w.prefetch(events); err != nil {
 		return err
 	}

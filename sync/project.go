@@ -66,6 +66,21 @@ func (w *work) apply(ev *Event) error {
 	return nil
 }
 
+// size is how many rows the unit of work holds.
+func (w *work) size() int {
+	return len(w.contacts) + len(w.conversations) + len(w.messages) + len(w.runs)
+}
+
+// forget drops every cached row; the caller flushed them, or the
+// transaction rolled their changes back.
+func (w *work) forget() {
+	clear(w.contacts)
+	clear(w.conversations)
+	clear(w.messages)
+	clear(w.runs)
+	clear(w.tags)
+}
+
 // prefetch loads, in one query per kind, every row the events name.
 func (w *work) prefetch(events []*Event) error {
 	var contacts, conversations, messages, runs []string
@@ -210,13 +225,18 @@ func (w *work) flush() error {
 	if err := w.tx.PutConversations(conversations); err != nil {
 		return err
 	}
-	messages := dirtyRows(w.messages, func(m *models.Message) {
-		finishMessage(m)
-		m.SyncedAt, m.Seq = now, seq
-	})
-	if err := w.tx.PutMessages(messages); err != nil {
+	if err := w.flushMessages(); err != nil {
 		return err
 	}
 	runs := dirtyRows(w.runs, func(r *models.WorkflowRun) { r.SyncedAt, r.Seq = now, seq })
 	return w.tx.PutWorkflowRuns(runs)
+}
+
+// flushMessages writes the changed messages.
+func (w *work) flushMessages() error {
+	now, seq := w.tx.Now(), w.tx.Seq()
+	return w.tx.PutMessages(dirtyRows(w.messages, func(m *models.Message) {
+		finishMessage(m)
+		m.SyncedAt, m.Seq = now, seq
+	}))
 }

@@ -167,6 +167,12 @@ func TestPropertyOrderIndependent(t *testing.T) {
 				if rebuilt := MustSnapshot(rt, got.db); !reflect.DeepEqual(rebuilt, wantMirror) {
 					rt.Fatalf("rebuild differs from in-order delivery:\n got %s\nwant %s", dump(rebuilt), dump(wantMirror))
 				}
+				if _, err := got.rebuild(ctx, true); err != nil {
+					rt.Fatalf("careful rebuild: %v", err)
+				}
+				if rebuilt := MustSnapshot(rt, got.db); !reflect.DeepEqual(rebuilt, wantMirror) {
+					rt.Fatalf("careful rebuild differs from in-order delivery:\n got %s\nwant %s", dump(rebuilt), dump(wantMirror))
+				}
 			})
 		})
 	}
