@@ -37,7 +37,7 @@ var sqliteWriterPragmas = []string{
 }
 
 const (
-	checkpointEvery  = 100 * time.Millisecond
+	checkpointEvery  = 2 * time.Second
 	walRestartFrames = 128 << 10 // 128 MiB of 1 KiB pages
 )
 
