@@ -9,7 +9,12 @@ secs=${1:-60}
 part=${2:-all}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  rm -rf "$work"
+  for db in buzzmirror_bench buzzmirror_bench_journal; do psql -q "$PG" -c "DROP DATABASE IF EXISTS $db" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 go build -o "$work/buzzmirror" .
 bm="$work/buzzmirror"
 export BUZZMIRROR_WEBHOOK_SECRET=bench-secret BUZZMIRROR_LISTEN=127.0.0.1:18181 BUZZMIRROR_LOG_LEVEL=warn

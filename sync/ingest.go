@@ -210,6 +210,19 @@ func (s *Syncer) writer() {
 // database answers, one event may be to blame (a value the database
 // refuses): each is then committed on its own, so the others still succeed.
 func (s *Syncer) commit(batch []*request) {
+	// A panic here would stop the only writer and leave every later
+	// delivery waiting; answer this batch with an error and go on.
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("writer panicked; batch answered 503", "panic", p)
+			for _, r := range batch {
+				select {
+				case r.done <- reply{res: Result{Type: r.env.Type}, err: fmt.Errorf("%w: writer failed", store.ErrUnavailable)}:
+				default: // already answered
+				}
+			}
+		}
+	}()
 	live := make([]*request, 0, len(batch))
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
