@@ -30,8 +30,8 @@ var ErrUnavailable = errors.New("storage unavailable")
 
 // DB is the mirror's database. On SQLite writes go through a pool of one
 // connection, so Go queues writers instead of SQLite's busy loop; reads use a
-// separate pool that WAL lets run beside the writer. On Postgres both are one
-// pool.
+// separate pool that WAL lets run beside the writer. On Postgres the two
+// pools differ in how pgx sends statements (see postgresDSN).
 type DB struct {
 	driver     string
 	write      *gorm.DB
@@ -70,8 +70,12 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 			db.checkpoint, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteCheckpointer)), 1)
 		}
 	case DriverPostgres:
+		// Writes run in exec mode (see postgresDSN); reads keep pgx's
+		// statement cache, since the read API's few query shapes repeat.
 		db.write, err = openGorm(postgres.Open(postgresDSN(dsn)), opts.MaxOpenConns)
-		db.read = db.write
+		if err == nil {
+			db.read, err = openGorm(postgres.Open(dsn), opts.MaxOpenConns)
+		}
 	default:
 		return nil, fmt.Errorf("store: unknown driver %q (want %q or %q)", driver, DriverSQLite, DriverPostgres)
 	}
@@ -117,7 +121,7 @@ func openGorm(d gorm.Dialector, maxConns int) (*gorm.DB, error) {
 	return g, nil
 }
 
-// postgresDSN makes pgx send each statement in one round trip
+// postgresDSN makes pgx send each write statement in one round trip
 // (default_query_exec_mode=exec) unless the DSN chooses otherwise. pgx's
 // default prepares and caches every statement text, but the writer's bulk
 // statements differ in their row counts, so nearly each one cost a second
