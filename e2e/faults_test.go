@@ -116,28 +116,14 @@ func assertJournaled(t *testing.T, db *store.DB, acked map[string]bool) {
 	}
 }
 
-// mirror reads a mirror without the columns that depend on when rows were
-// written.
+// mirror reads a mirror in comparable form.
 func mirror(t *testing.T, db *store.DB) *store.Mirror {
 	t.Helper()
 	m, err := db.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var zero models.Time
-	for i := range m.Contacts {
-		m.Contacts[i].SyncedAt, m.Contacts[i].Seq = zero, 0
-	}
-	for i := range m.Conversations {
-		m.Conversations[i].SyncedAt, m.Conversations[i].Seq = zero, 0
-	}
-	for i := range m.Messages {
-		m.Messages[i].SyncedAt, m.Messages[i].Seq = zero, 0
-	}
-	for i := range m.WorkflowRuns {
-		m.WorkflowRuns[i].SyncedAt, m.WorkflowRuns[i].Seq = zero, 0
-	}
-	return m
+	return storetest.Comparable(m)
 }
 
 // cleanMirror delivers bodies in order, one by one, to a fresh database.

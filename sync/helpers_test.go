@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
+	"github.com/buzzmirror/buzzmirror/store/storetest"
 )
 
 // ev builds an event body; data may be any JSON-encodable value.
@@ -38,31 +38,15 @@ func MustIngest(t fataler, s *Syncer, raw []byte) Outcome {
 	return res.Outcome
 }
 
-// MustSnapshot reads the mirror with the columns that depend on when and in
-// which transaction rows were written (syncedAt, seq) zeroed, so mirrors
-// reached by different deliveries compare equal.
+// MustSnapshot reads the mirror in comparable form (see storetest.Comparable).
 func MustSnapshot(t fataler, db *store.DB) *store.Mirror {
 	t.Helper()
 	m, err := db.Snapshot(context.Background())
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	for i := range m.Contacts {
-		m.Contacts[i].SyncedAt, m.Contacts[i].Seq = zeroTime, 0
-	}
-	for i := range m.Conversations {
-		m.Conversations[i].SyncedAt, m.Conversations[i].Seq = zeroTime, 0
-	}
-	for i := range m.Messages {
-		m.Messages[i].SyncedAt, m.Messages[i].Seq = zeroTime, 0
-	}
-	for i := range m.WorkflowRuns {
-		m.WorkflowRuns[i].SyncedAt, m.WorkflowRuns[i].Seq = zeroTime, 0
-	}
-	return m
+	return storetest.Comparable(m)
 }
-
-var zeroTime models.Time
 
 // dump renders a mirror readably for failure messages.
 func dump(m *store.Mirror) string {

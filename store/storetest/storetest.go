@@ -16,6 +16,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for schema setup
 
+	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 )
 
@@ -98,4 +99,24 @@ func adminExec(t testing.TB, dsn, stmt string) {
 	if _, err := admin.Exec(stmt); err != nil {
 		t.Errorf("storetest: %s: %v", stmt, err)
 	}
+}
+
+// Comparable zeroes the columns of a mirror that depend on when and in which
+// transaction rows were written (syncedAt, seq), so that mirrors reached by
+// different deliveries compare equal.
+func Comparable(m *store.Mirror) *store.Mirror {
+	var zero models.Time
+	for i := range m.Contacts {
+		m.Contacts[i].SyncedAt, m.Contacts[i].Seq = zero, 0
+	}
+	for i := range m.Conversations {
+		m.Conversations[i].SyncedAt, m.Conversations[i].Seq = zero, 0
+	}
+	for i := range m.Messages {
+		m.Messages[i].SyncedAt, m.Messages[i].Seq = zero, 0
+	}
+	for i := range m.WorkflowRuns {
+		m.WorkflowRuns[i].SyncedAt, m.WorkflowRuns[i].Seq = zero, 0
+	}
+	return m
 }
