@@ -31,6 +31,7 @@ func Migrate(ctx context.Context, env Env) error {
 // Rebuild recomputes the mirror from the journal.
 func Rebuild(ctx context.Context, env Env) error {
 	fs, cf := newFlags(env, "rebuild", "Delete the mirror's rows and recompute them from the stored events, in one\ntransaction: readers see the old mirror until the new one is complete.\nWebhook deliveries wait meanwhile.")
+	cacheRows := fs.Int("cache-rows", 400_000, "contacts, conversations and workflow runs kept in memory between pages (about 1.6 KiB each); fewer use less memory and take longer")
 	cfg, err := parse(env, fs, cf)
 	if err != nil {
 		return err
@@ -41,7 +42,10 @@ func Rebuild(ctx context.Context, env Env) error {
 	}
 	defer db.Close()
 	start := time.Now()
-	syncer := sync.NewSyncer(db, newLogger(cfg, env.Stderr), sync.Options{})
+	if *cacheRows < 1 {
+		return fmt.Errorf("rebuild: --cache-rows must be at least 1")
+	}
+	syncer := sync.NewSyncer(db, newLogger(cfg, env.Stderr), sync.Options{RebuildCacheRows: *cacheRows})
 	defer syncer.Close()
 	st, err := syncer.Rebuild(ctx)
 	if err != nil {

@@ -46,6 +46,10 @@ type Options struct {
 	// RebuildBatch is how many journal rows a rebuild applies as one unit
 	// of work (2000).
 	RebuildBatch int
+	// RebuildCacheRows bounds the contacts, conversations and workflow runs
+	// a rebuild keeps in memory between pages (400,000, about 650 MiB at
+	// most); fewer rows cost speed, not correctness.
+	RebuildCacheRows int
 	// JournalOnly journals events without applying them. It exists only as
 	// the baseline of the ingest benchmark: such a database is no mirror.
 	JournalOnly bool
@@ -94,6 +98,9 @@ func NewSyncer(db *store.DB, log *slog.Logger, opts Options) *Syncer {
 	}
 	if opts.RebuildBatch <= 0 {
 		opts.RebuildBatch = 2000
+	}
+	if opts.RebuildCacheRows <= 0 {
+		opts.RebuildCacheRows = 400_000
 	}
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = 8 * time.Second

@@ -22,7 +22,8 @@ type RebuildStats struct {
 // buzzmirror is applied when this one understands it.
 //
 // The fast pass keeps contacts, conversations and workflow runs in memory
-// across pages and writes each once at the end (or when the cache fills),
+// across pages and writes each once at the end (or when Options.
+// RebuildCacheRows are cached),
 // since later events name them again and again; messages are written after
 // every page. Should anything fail, that pass is rolled back whole and a
 // careful pass replays the journal page by page, each page in a savepoint
@@ -56,7 +57,7 @@ func (s *Syncer) rebuild(ctx context.Context, careful bool) (RebuildStats, error
 			if careful {
 				return s.rebuildCarefully(ctx, tx, events, &st)
 			}
-			return rebuildFast(w, events, &st)
+			return s.rebuildFast(w, events, &st)
 		})
 		if err != nil || careful {
 			return err
@@ -66,10 +67,7 @@ func (s *Syncer) rebuild(ctx context.Context, careful bool) (RebuildStats, error
 	return st, err
 }
 
-// rebuildCacheRows bounds the rows the fast pass keeps in memory.
-const rebuildCacheRows = 400_000
-
-func rebuildFast(w *work, events []*Event, st *RebuildStats) error {
+func (s *Syncer) rebuildFast(w *work, events []*Event, st *RebuildStats) error {
 	if err := w.prefetch(events); err != nil {
 		return err
 	}
@@ -84,7 +82,7 @@ func rebuildFast(w *work, events []*Event, st *RebuildStats) error {
 		return err
 	}
 	clear(w.messages)
-	if w.size() > rebuildCacheRows {
+	if w.size() > s.opts.RebuildCacheRows {
 		if err := w.flush(); err != nil {
 			return err
 		}
