@@ -53,11 +53,20 @@ func TestQueueFullAnswersOverloaded(t *testing.T) {
 			obj{"messageId": fmt.Sprint("m", i), "conversationId": "c"}))
 		results <- err
 	}
-	// One delivery occupies the writer, four fill the queue.
-	for i := range 5 {
+	// One delivery occupies the writer (stalled on the lock), four fill the
+	// queue.
+	wg.Add(1)
+	go deliver(0)
+	time.Sleep(200 * time.Millisecond) // the idle writer takes it at once
+	for i := 1; i < 5; i++ {
 		wg.Add(1)
 		go deliver(i)
-		time.Sleep(20 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(s.queue) < cap(s.queue); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue never filled: %d of %d", len(s.queue), cap(s.queue))
+		}
+		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
 	_, err = s.Ingest(context.Background(), ev("evt_over", "message.sent", t1, obj{"messageId": "m", "conversationId": "c"}))
