@@ -157,9 +157,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			var sent atomic.Int64
 			done := make(chan map[string]bool)
 			go func() { done <- spray("http://"+s.addr+"/webhooks/buzzbip", bodies, 16, stop, &sent) }()
-			for sent.Load() < 500 {
-				time.Sleep(5 * time.Millisecond)
-			}
+			waitFor(t, &sent, 500)
 			if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -194,9 +192,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	var sent atomic.Int64
 	done := make(chan map[string]bool)
 	go func() { done <- spray("http://"+s.addr+"/webhooks/buzzbip", bodies, 16, make(chan struct{}), &sent) }()
-	for sent.Load() < 300 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, &sent, 300)
 	begin := time.Now()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -217,6 +213,16 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		t.Log("every event was delivered before the shutdown completed")
 	}
 	assertJournaled(t, openStore(t, driver, dsn), acked)
+}
+
+// waitFor waits until n deliveries were acknowledged.
+func waitFor(t *testing.T, sent *atomic.Int64, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); sent.Load() < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d deliveries acknowledged within a minute", sent.Load(), n)
+		}
+	}
 }
 
 func countIDs(bodies [][]byte) int {
