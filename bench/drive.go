@@ -97,19 +97,32 @@ func Ingest(ctx context.Context, o IngestOptions) (*Latencies, time.Duration, er
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-BuzzBip-Signature", sign(o.Secret, body))
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("bench: %w", err)
+		code, answer, took, err := timed(ctx, client, req)
+		if err != nil || code == 0 {
+			return err
 		}
-		answer, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		l.Add(time.Since(start), label(resp.StatusCode, answer))
+		l.Add(took, label(code, answer))
 		return nil
 	})
+}
+
+// timed sends req and reads the whole answer, timing both. A request cut
+// short because the run ended is no error and reports code 0.
+func timed(ctx context.Context, client *http.Client, req *http.Request) (int, []byte, time.Duration, error) {
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, 0, nil
+		}
+		return 0, nil, 0, fmt.Errorf("bench: %w", err)
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil && ctx.Err() == nil {
+		return 0, nil, 0, fmt.Errorf("bench: read answer: %w", err)
+	}
+	return resp.StatusCode, answer, time.Since(start), nil
 }
 
 // sign is BuzzBip's signature: hex HMAC-SHA256 of the body. (The load tool
@@ -186,18 +199,11 @@ func Read(ctx context.Context, o ReadOptions) (map[string]*Latencies, *Latencies
 		if o.Token != "" {
 			req.Header.Set("Authorization", "Bearer "+o.Token)
 		}
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("bench: %w", err)
+		status, _, took, err := timed(ctx, client, req)
+		if err != nil || status == 0 {
+			return err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		took := time.Since(start)
-		code := strconv.Itoa(resp.StatusCode)
+		code := strconv.Itoa(status)
 		l.Add(took, code)
 		if perWorker[w][name] == nil {
 			perWorker[w][name] = NewLatencies()
