@@ -28,6 +28,9 @@ import (
 //     checkpoints have copied nearly all of it by then, so the pause is
 //     short, and the WAL stays bounded.
 //
+// And the writer's WAL writes go through walVFS (walvfs.go), one system
+// call for many frames.
+//
 // page_size only takes effect on a new database, so it is set before WAL
 // mode.
 var sqliteWriterPragmas = []string{

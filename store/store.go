@@ -62,6 +62,9 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	var err error
 	switch driver {
 	case DriverSQLite:
+		if err := registerWALVFS(); err != nil {
+			return nil, err
+		}
 		db.write, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteWriter), sqliteWriterPragmas...), 1)
 		if err == nil {
 			db.read, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteReader)), opts.MaxOpenConns)
@@ -154,7 +157,9 @@ const (
 // acknowledged event survives power loss), foreign keys, and a busy timeout
 // for other processes (migrate, rebuild); the writer begins transactions
 // IMMEDIATE so none fails on lock upgrade, readers are query-only. WAL mode
-// and the page size are set by sqliteWriterPragmas.
+// and the page size are set by sqliteWriterPragmas. The writer uses walVFS
+// unless the path sets synchronous itself (go-sqlite3 takes the first of
+// repeated parameters, so the path's would win over ours).
 func sqliteDSN(path string, role sqliteRole) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
@@ -167,6 +172,9 @@ func sqliteDSN(path string, role sqliteRole) string {
 	case sqliteWriter:
 		q.Set("_cache_size", "-65536")
 		q.Set("_txlock", "immediate")
+		if !setsSynchronous(path) {
+			q.Set("vfs", walVFS)
+		}
 	case sqliteReader:
 		q.Set("_cache_size", "-8192")
 		q.Set("_query_only", "1")
@@ -181,6 +189,17 @@ func sqliteDSN(path string, role sqliteRole) string {
 		path = "file:" + path
 	}
 	return path + sep + q.Encode()
+}
+
+// setsSynchronous reports whether a SQLite path's query string chooses the
+// synchronous mode.
+func setsSynchronous(path string) bool {
+	_, query, ok := strings.Cut(path, "?")
+	if !ok {
+		return false
+	}
+	q, err := url.ParseQuery(query)
+	return err != nil || q.Has("_synchronous") || q.Has("_sync")
 }
 
 // Driver names the database kind.
