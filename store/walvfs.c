@@ -57,7 +57,6 @@ extern int sqlite3_vfs_register(sqlite3_vfs *, int makeDflt);
 
 #define SQLITE_OK 0
 #define SQLITE_NOMEM 7
-#define SQLITE_IOERR_WRITE (10 | (3 << 8))
 #define SQLITE_OPEN_WAL 0x00080000
 
 /* The unix VFS writes at most 128 KiB per call (seekAndWriteFd masks the
@@ -182,8 +181,8 @@ static int walOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flag
 	return SQLITE_OK;
 }
 
-// buzzmirror_register_walvfs registers the VFS under name, once; the
-// caller serialises calls.
+/* buzzmirror_register_walvfs registers the VFS under name, once; the
+** caller serialises calls. */
 int buzzmirror_register_walvfs(const char *name) {
 	if (sqlite3_vfs_find(name)) {
 		return SQLITE_OK;
@@ -193,7 +192,6 @@ int buzzmirror_register_walvfs(const char *name) {
 		return 1;
 	}
 	memcpy(&walVfs, inner, sizeof(walVfs));
-	walVfs.iVersion = inner->iVersion;
 	walVfs.szOsFile = sizeof(walFile) + inner->szOsFile;
 	walVfs.pNext = 0;
 	walVfs.zName = name;
