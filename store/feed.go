@@ -60,7 +60,7 @@ func (db *DB) Changes(ctx context.Context, after FeedKey, kinds []string, limit 
 	err := db.readTx(ctx, func(tx *gorm.DB) error {
 		out = out[:0]
 		for _, kind := range kinds {
-			q := tx.Order("seq, id").Limit(limit + 1)
+			q := tx.Omit(versionsColumn).Order("seq, id").Limit(limit + 1)
 			switch {
 			case kind > after.Kind:
 				q = q.Where("seq >= ?", after.Seq)

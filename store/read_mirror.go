@@ -21,7 +21,7 @@ var byUpdated = order{column: "updated_at", desc: true}
 
 // Contacts lists contacts, newest updatedAt first.
 func (db *DB) Contacts(ctx context.Context, f ContactFilter, p Page) ([]models.Contact, bool, error) {
-	q := db.read.WithContext(ctx).Model(&models.Contact{})
+	q := db.mirrorRows(ctx, &models.Contact{})
 	if f.Phone != "" {
 		q = q.Where("phone_norm = ?", f.Phone)
 	}
@@ -55,7 +55,7 @@ type ConversationFilter struct {
 
 // Conversations lists conversations, newest updatedAt first.
 func (db *DB) Conversations(ctx context.Context, f ConversationFilter, p Page) ([]models.Conversation, bool, error) {
-	q := db.read.WithContext(ctx).Model(&models.Conversation{})
+	q := db.mirrorRows(ctx, &models.Conversation{})
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
@@ -89,7 +89,7 @@ type MessageFilter struct {
 
 // Messages lists messages, newest updatedAt first.
 func (db *DB) Messages(ctx context.Context, f MessageFilter, p Page) ([]models.Message, bool, error) {
-	q := db.read.WithContext(ctx).Model(&models.Message{})
+	q := db.mirrorRows(ctx, &models.Message{})
 	for _, eq := range [][2]string{
 		{"status", f.Status}, {"direction", f.Direction}, {"channel", f.Channel},
 		{"conversation_id", f.ConversationID}, {"contact_id", f.ContactID},
@@ -109,7 +109,7 @@ func (db *DB) Messages(ctx context.Context, f MessageFilter, p Page) ([]models.M
 
 // ConversationMessages lists a conversation's messages, oldest first.
 func (db *DB) ConversationMessages(ctx context.Context, conversationID string, p Page) ([]models.Message, bool, error) {
-	q := db.read.WithContext(ctx).Model(&models.Message{}).Where("conversation_id = ?", conversationID)
+	q := db.mirrorRows(ctx, &models.Message{}).Where("conversation_id = ?", conversationID)
 	return list[models.Message](q, order{column: "created_at"}, p, "conversation messages")
 }
 
@@ -126,7 +126,7 @@ type WorkflowRunFilter struct {
 
 // WorkflowRuns lists runs, newest triggeredAt first.
 func (db *DB) WorkflowRuns(ctx context.Context, f WorkflowRunFilter, p Page) ([]models.WorkflowRun, bool, error) {
-	q := db.read.WithContext(ctx).Model(&models.WorkflowRun{})
+	q := db.mirrorRows(ctx, &models.WorkflowRun{})
 	if f.WorkflowID != "" {
 		q = q.Where("workflow_id = ?", f.WorkflowID)
 	}
