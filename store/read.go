@@ -56,7 +56,7 @@ func list[T any](q *gorm.DB, o order, p Page, what string) ([]T, bool, error) {
 
 // mirrorRows starts a list of mirror rows for the API. The rows come
 // without their per-field versions (left zero): no answer shows them, and
-// decoding them took a sixth of the read API's CPU. (A single row is read
+// decoding them took 15 % of the read API's CPU. (A single row is read
 // whole: naming the columns costs GORM more than one row's versions.)
 func (db *DB) mirrorRows(ctx context.Context, model any) *gorm.DB {
 	return db.read.WithContext(ctx).Model(model).Omit(versionsColumn)

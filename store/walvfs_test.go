@@ -47,6 +47,7 @@ func TestWALVFSGathersWrites(t *testing.T) {
 	if writes < perTx || flushes*4 > writes {
 		t.Errorf("WAL writes: %d asked, %d reached the file", writes, flushes)
 	}
+	t.Logf("WAL writes: %d asked, %d reached the file", writes, flushes)
 	checkEvents(t, "writer", &DB{read: db.write}, 1)
 }
 
