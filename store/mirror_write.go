@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -27,26 +28,35 @@ func take[T any](tx *Tx, what, id string) (*T, error) {
 	return &row, nil
 }
 
-// loadMany reads the rows with the given ids; missing ids are absent from
-// the answer.
-func loadMany[T any](tx *Tx, what string, ids []string, idOf func(*T) string) (map[string]*T, error) {
-	out := make(map[string]*T, len(ids))
+// loadMany reads the rows with the given ids into out; missing ids are
+// absent from it. On Postgres the reads are queued, and the caller sends them.
+func loadMany[T any](tx *Tx, what string, ids []string, idOf func(*T) string, out map[string]*T) error {
 	for chunk := range slices.Chunk(ids, idChunk) {
+		if tx.pipe != nil {
+			st := tx.g.Session(&gorm.Session{DryRun: true}).Where("id IN ?", chunk).Find(new([]T)).Statement
+			tx.pipe.queue(pipedStmt{sql: st.SQL.String(), args: st.Vars, read: func(rows pgx.Rows) error {
+				return scanModels(st.Schema, rows, func(row *T) { out[idOf(row)] = row })
+			}})
+			continue
+		}
 		var rows []T
 		if err := tx.g.Where("id IN ?", chunk).Find(&rows).Error; err != nil {
-			return nil, fmt.Errorf("store: load %d %s: %w", len(chunk), what, err)
+			return fmt.Errorf("store: load %d %s: %w", len(chunk), what, err)
 		}
 		for i := range rows {
 			out[idOf(&rows[i])] = &rows[i]
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // putMany upserts whole rows, several per statement.
 func putMany[T any](tx *Tx, what string, rows []*T) error {
 	for chunk := range slices.Chunk(rows, idChunk) {
-		if err := tx.g.Clauses(clause.OnConflict{UpdateAll: true}).Create(chunk).Error; err != nil {
+		err := tx.later(func(g *gorm.DB) *gorm.DB {
+			return g.Clauses(clause.OnConflict{UpdateAll: true}).Create(chunk)
+		})
+		if err != nil {
 			return fmt.Errorf("store: write %d %s: %w", len(chunk), what, err)
 		}
 	}
@@ -73,24 +83,48 @@ func (tx *Tx) WorkflowRun(id string) (*models.WorkflowRun, error) {
 	return take[models.WorkflowRun](tx, "workflow run", id)
 }
 
-// Contacts loads the contacts with the given ids.
-func (tx *Tx) Contacts(ids []string) (map[string]*models.Contact, error) {
-	return loadMany(tx, "contacts", ids, func(c *models.Contact) string { return c.ID })
+// Keys names mirror rows by kind.
+type Keys struct {
+	Contacts, Conversations, Messages, WorkflowRuns []string
 }
 
-// Conversations loads the conversations with the given ids.
-func (tx *Tx) Conversations(ids []string) (map[string]*models.Conversation, error) {
-	return loadMany(tx, "conversations", ids, func(c *models.Conversation) string { return c.ID })
+// Rows holds mirror rows by kind and id.
+type Rows struct {
+	Contacts      map[string]*models.Contact
+	Conversations map[string]*models.Conversation
+	Messages      map[string]*models.Message
+	WorkflowRuns  map[string]*models.WorkflowRun
 }
 
-// Messages loads the messages with the given ids.
-func (tx *Tx) Messages(ids []string) (map[string]*models.Message, error) {
-	return loadMany(tx, "messages", ids, func(m *models.Message) string { return m.ID })
-}
+// Load reads the rows keys names, in a few bulk reads (on Postgres in one
+// round trip). Ids the store lacks are absent from the answer.
+func (tx *Tx) Load(keys Keys) (*Rows, error) { return tx.LoadLater(keys)() }
 
-// WorkflowRuns loads the workflow runs with the given ids.
-func (tx *Tx) WorkflowRuns(ids []string) (map[string]*models.WorkflowRun, error) {
-	return loadMany(tx, "workflow runs", ids, func(r *models.WorkflowRun) string { return r.ID })
+// LoadLater is Load in two steps: on Postgres the reads wait for the
+// transaction's next round trip, and the function it returns sends them
+// then if nothing else did. On SQLite they run at once.
+func (tx *Tx) LoadLater(keys Keys) func() (*Rows, error) {
+	r := &Rows{
+		Contacts:      make(map[string]*models.Contact, len(keys.Contacts)),
+		Conversations: make(map[string]*models.Conversation, len(keys.Conversations)),
+		Messages:      make(map[string]*models.Message, len(keys.Messages)),
+		WorkflowRuns:  make(map[string]*models.WorkflowRun, len(keys.WorkflowRuns)),
+	}
+	err := errors.Join(
+		loadMany(tx, "contacts", keys.Contacts, func(c *models.Contact) string { return c.ID }, r.Contacts),
+		loadMany(tx, "conversations", keys.Conversations, func(c *models.Conversation) string { return c.ID }, r.Conversations),
+		loadMany(tx, "messages", keys.Messages, func(m *models.Message) string { return m.ID }, r.Messages),
+		loadMany(tx, "workflow runs", keys.WorkflowRuns, func(w *models.WorkflowRun) string { return w.ID }, r.WorkflowRuns),
+	)
+	return func() (*Rows, error) {
+		if err == nil {
+			err = tx.Sync()
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 }
 
 // PutContacts writes contacts and replaces the tag index of those in tags.
@@ -110,12 +144,15 @@ func (tx *Tx) PutContacts(rows []*models.Contact, tags map[string][]string) erro
 		}
 	}
 	for chunk := range slices.Chunk(ids, idChunk) {
-		if err := tx.g.Where("contact_id IN ?", chunk).Delete(&models.ContactTag{}).Error; err != nil {
+		err := tx.later(func(g *gorm.DB) *gorm.DB {
+			return g.Where("contact_id IN ?", chunk).Delete(&models.ContactTag{})
+		})
+		if err != nil {
 			return fmt.Errorf("store: clear tags of %d contacts: %w", len(chunk), err)
 		}
 	}
 	for chunk := range slices.Chunk(pairs, 500) {
-		if err := tx.g.Create(chunk).Error; err != nil {
+		if err := tx.later(func(g *gorm.DB) *gorm.DB { return g.Create(chunk) }); err != nil {
 			return fmt.Errorf("store: write %d tags: %w", len(chunk), err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -18,21 +19,29 @@ import (
 // across instances too) commit in the order of their positions and a reader
 // of the change feed can never see position n+1 before n.
 type Tx struct {
-	g   *gorm.DB
-	seq int64
-	now models.Time
+	g    *gorm.DB
+	pipe *pipe // Postgres: statements waiting for the next round trip
+	seq  int64 // -1 until the pipeline's first round trip answered
+	now  models.Time
+	err  error // a failure Seq could not return; fails the commit
 }
+
+const takeFeedPosition = "UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq"
 
 // Write runs fn in one transaction and commits when fn returns nil.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
-	err := db.write.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		tx := &Tx{g: g, now: models.NewTime(db.Now())}
-		err := g.Raw("UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq").Scan(&tx.seq).Error
-		if err != nil {
-			return unavailable(fmt.Errorf("store: take feed position: %w", err))
-		}
-		return fn(tx)
-	})
+	var err error
+	if db.driver == DriverPostgres {
+		err = db.writePipelined(ctx, fn)
+	} else {
+		err = db.write.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+			tx := &Tx{g: g, now: models.NewTime(db.Now())}
+			if err := g.Raw(takeFeedPosition).Scan(&tx.seq).Error; err != nil {
+				return unavailable(fmt.Errorf("store: take feed position: %w", err))
+			}
+			return fn(tx)
+		})
+	}
 	if err != nil && !isOwnError(err) {
 		return unavailable(err)
 	}
@@ -63,7 +72,40 @@ func Abort(err error) error { return ownError{err} }
 func Aborted(err error) bool { return isOwnError(err) }
 
 // Seq is this transaction's change-feed position.
-func (tx *Tx) Seq() int64 { return tx.seq }
+func (tx *Tx) Seq() int64 {
+	if tx.seq < 0 {
+		if err := tx.Sync(); err != nil && tx.err == nil {
+			tx.err = err
+		}
+	}
+	return tx.seq
+}
+
+// Sync runs the statements waiting for the next round trip, so that their
+// errors surface now. On SQLite nothing waits.
+func (tx *Tx) Sync() error {
+	if tx.pipe == nil {
+		return nil
+	}
+	if err := tx.pipe.send(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// later runs the statement build makes of g, or on Postgres queues it for
+// the next round trip.
+func (tx *Tx) later(build func(g *gorm.DB) *gorm.DB) error {
+	if tx.pipe == nil {
+		return build(tx.g).Error
+	}
+	st := build(tx.g.Session(&gorm.Session{DryRun: true}))
+	if st.Error != nil {
+		return st.Error
+	}
+	tx.pipe.queue(pipedStmt{sql: st.Statement.SQL.String(), args: st.Statement.Vars})
+	return nil
+}
 
 // Now is the transaction's clock reading, used for receivedAt and syncedAt.
 func (tx *Tx) Now() models.Time { return tx.now }
@@ -95,7 +137,11 @@ func (tx *Tx) Savepoint(name string, fn func() error) error {
 	if err := tx.g.SavePoint(name).Error; err != nil {
 		return fmt.Errorf("store: savepoint: %w", err)
 	}
-	if err := fn(); err != nil {
+	err := fn()
+	if err == nil {
+		err = tx.Sync() // what fn queued must fail here, if at all
+	}
+	if err != nil {
 		if rbErr := tx.g.RollbackTo(name).Error; rbErr != nil {
 			return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rbErr, err)
 		}
@@ -142,8 +188,8 @@ func (tx *Tx) InsertEvents(rows []models.Event) (map[string]bool, error) {
 			args = append(args, e.ID, e.Type, e.Status, e.Error, e.CreatedAt, e.ReceivedAt, e.Payload)
 		}
 		sql.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
-		var ids []string
-		if err := tx.g.Raw(sql.String(), args...).Scan(&ids).Error; err != nil {
+		ids, err := tx.textColumn(sql.String(), args)
+		if err != nil {
 			return nil, fmt.Errorf("store: insert %d events: %w", len(chunk), err)
 		}
 		for _, id := range ids {
@@ -151,4 +197,27 @@ func (tx *Tx) InsertEvents(rows []models.Event) (map[string]bool, error) {
 		}
 	}
 	return inserted, nil
+}
+
+// textColumn runs a statement that answers one text column, on Postgres in one
+// round trip with whatever is queued.
+func (tx *Tx) textColumn(query string, args []any) ([]string, error) {
+	var out []string
+	if tx.pipe == nil {
+		err := tx.g.Raw(query, args...).Scan(&out).Error
+		return out, err
+	}
+	st := tx.g.Session(&gorm.Session{DryRun: true}).Raw(query, args...).Statement
+	tx.pipe.queue(pipedStmt{sql: st.SQL.String(), args: st.Vars, read: func(rows pgx.Rows) error {
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				return err
+			}
+			out = append(out, s)
+		}
+		return rows.Err()
+	}})
+	err := tx.pipe.send()
+	return out, err
 }

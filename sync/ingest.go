@@ -277,15 +277,30 @@ func (s *Syncer) write(ctx context.Context, reqs []*request, isolate bool) ([]Re
 	results := make([]Result, len(reqs))
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		rows := make([]models.Event, 0, len(reqs))
+		var applicable []*Event
 		for i, r := range reqs {
 			results[i] = Result{Type: r.env.Type, Outcome: Duplicate}
 			rows = append(rows, models.Event{
 				ID: r.env.ID, Type: r.env.Type, Status: r.status, Error: r.reason,
 				CreatedAt: models.NewTime(r.env.CreatedAt), ReceivedAt: tx.Now(), Payload: r.env.Raw,
 			})
+			if r.status == models.EventApplied {
+				applicable = append(applicable, r.ev)
+			}
+		}
+		// The rows the batch names are read before its events are known to
+		// be new, so that on Postgres the reads go with the journal insert
+		// in one round trip; a duplicate's rows are read for nothing.
+		w := newWork(tx)
+		fetched := func() error { return nil }
+		if !isolate && !s.opts.JournalOnly {
+			fetched = w.fetch(applicable)
 		}
 		inserted, err := tx.InsertEvents(rows)
 		if err != nil {
+			return err
+		}
+		if err := fetched(); err != nil {
 			return err
 		}
 		var events []*Event
@@ -305,7 +320,7 @@ func (s *Syncer) write(ctx context.Context, reqs []*request, isolate bool) ([]Re
 			return nil
 		}
 		if !isolate {
-			return s.project(tx, events)
+			return w.project(events)
 		}
 		for k, ev := range events {
 			status, err := s.applyIsolated(ctx, tx, ev)
@@ -346,6 +361,9 @@ func (s *Syncer) applyIsolated(ctx context.Context, tx *store.Tx, ev *Event) (mo
 	var applyErr error
 	err := tx.Savepoint("apply", func() error {
 		applyErr = s.project(tx, []*Event{ev})
+		if applyErr == nil {
+			applyErr = tx.Sync() // on Postgres the writes may still wait to be sent
+		}
 		return applyErr
 	})
 	if err == nil {

@@ -81,62 +81,73 @@ func (w *work) forget() {
 	clear(w.tags)
 }
 
-// prefetch loads, in one query per kind, every row the events name.
-func (w *work) prefetch(events []*Event) error {
-	var contacts, conversations, messages, runs []string
+// prefetch loads, in one bulk read per kind, every row the events name
+// that the unit of work does not hold yet.
+func (w *work) prefetch(events []*Event) error { return w.fetch(events)() }
+
+// fetch is prefetch in two steps: on Postgres the reads go with the
+// transaction's next round trip, and the function it returns caches what
+// they found.
+func (w *work) fetch(events []*Event) func() error {
+	var keys store.Keys
 	for _, ev := range events {
 		switch {
 		case ev.Message != nil:
-			messages = append(messages, ev.Message.MessageID)
-			conversations = append(conversations, ev.Message.ConversationID)
+			keys.Messages = append(keys.Messages, ev.Message.MessageID)
+			keys.Conversations = append(keys.Conversations, ev.Message.ConversationID)
 			if id := ev.Message.ContactID.Val; id != nil {
-				contacts = append(contacts, *id)
+				keys.Contacts = append(keys.Contacts, *id)
 			}
 		case ev.Conversation != nil:
-			conversations = append(conversations, ev.Conversation.ConversationID)
+			keys.Conversations = append(keys.Conversations, ev.Conversation.ConversationID)
 			if id := ev.Conversation.ContactID.Val; id != nil {
-				contacts = append(contacts, *id)
+				keys.Contacts = append(keys.Contacts, *id)
 			}
 		case ev.Contact != nil:
-			contacts = append(contacts, ev.Contact.ContactID)
+			keys.Contacts = append(keys.Contacts, ev.Contact.ContactID)
 		case ev.Workflow != nil:
-			runs = append(runs, runID(ev))
+			keys.WorkflowRuns = append(keys.WorkflowRuns, runID(ev))
 		}
 	}
-	if err := fill(w.contacts, contacts, w.tx.Contacts); err != nil {
-		return err
+	keys.Contacts = missing(w.contacts, keys.Contacts)
+	keys.Conversations = missing(w.conversations, keys.Conversations)
+	keys.Messages = missing(w.messages, keys.Messages)
+	keys.WorkflowRuns = missing(w.runs, keys.WorkflowRuns)
+	if len(keys.Contacts)+len(keys.Conversations)+len(keys.Messages)+len(keys.WorkflowRuns) == 0 {
+		return func() error { return nil }
 	}
-	if err := fill(w.conversations, conversations, w.tx.Conversations); err != nil {
-		return err
-	}
-	if err := fill(w.messages, messages, w.tx.Messages); err != nil {
-		return err
-	}
-	return fill(w.runs, runs, w.tx.WorkflowRuns)
-}
-
-// fill caches the rows with the given ids that are not cached yet, and
-// marks the ones the store lacks as absent.
-func fill[T any](c cache[T], ids []string, loadMany func([]string) (map[string]*T, error)) error {
-	var missing []string
-	for _, id := range ids {
-		if _, ok := c[id]; !ok {
-			missing = append(missing, id)
+	loaded := w.tx.LoadLater(keys)
+	return func() error {
+		found, err := loaded()
+		if err != nil {
+			return err
 		}
-	}
-	slices.Sort(missing)
-	missing = slices.Compact(missing)
-	if len(missing) == 0 {
+		settle(w.contacts, keys.Contacts, found.Contacts)
+		settle(w.conversations, keys.Conversations, found.Conversations)
+		settle(w.messages, keys.Messages, found.Messages)
+		settle(w.runs, keys.WorkflowRuns, found.WorkflowRuns)
 		return nil
 	}
-	found, err := loadMany(missing)
-	if err != nil {
-		return err
+}
+
+// missing returns the distinct ids that c does not hold, sorted.
+func missing[T any](c cache[T], ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if _, ok := c[id]; !ok {
+			out = append(out, id)
+		}
 	}
-	for _, id := range missing {
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// settle caches the rows loaded for ids, and marks the ones the store
+// lacks as absent.
+func settle[T any](c cache[T], ids []string, found map[string]*T) {
+	for _, id := range ids {
 		c[id] = &entry[T]{row: found[id]}
 	}
-	return nil
 }
 
 // load returns the entry for id, reading it through get when it is not

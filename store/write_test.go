@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/buzzmirror/buzzmirror/models"
+	"github.com/buzzmirror/buzzmirror/store"
+	"github.com/buzzmirror/buzzmirror/store/storetest"
+)
+
+func event(id string) models.Event {
+	now := models.NewTime(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	return models.Event{ID: id, Type: "contact.created", Status: models.EventApplied,
+		CreatedAt: now, ReceivedAt: now, Payload: []byte(`{}`)}
+}
+
+// TestWriteIsAllOrNothing fails a transaction on a write that waits for
+// the commit (on Postgres it is only sent then): nothing of it may remain,
+// not its journal row nor its change-feed position, and the next
+// transaction sees the database as the one before left it.
+func TestWriteIsAllOrNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var first int64
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			first = tx.Seq()
+			_, err := tx.InsertEvents([]models.Event{event("e1")})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		err = db.Write(ctx, func(tx *store.Tx) error {
+			if _, err := tx.InsertEvents([]models.Event{event("e2")}); err != nil {
+				return err
+			}
+			c := &models.Contact{ID: "cnt_1", Tags: models.JSON(`[]`), Fields: models.JSON(`{}`), Extra: models.JSON(`{}`), Seq: tx.Seq()}
+			if err := tx.PutContacts([]*models.Contact{c}, nil); err != nil {
+				return err
+			}
+			// No contact cnt_ghost: its tag breaks the foreign key.
+			return tx.PutContacts(nil, map[string][]string{"cnt_ghost": {"vip"}})
+		})
+		if err == nil || !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("a refused write committed or was misreported: %v", err)
+		}
+
+		if n, _ := db.CountEvents(ctx); n != 1 {
+			t.Errorf("journal holds %d events, want only the first transaction's", n)
+		}
+		if _, err := db.Contact(ctx, "cnt_1"); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("the failed transaction's contact is visible: %v", err)
+		}
+		err = db.Write(ctx, func(tx *store.Tx) error {
+			if got := tx.Seq(); got != first+1 {
+				t.Errorf("feed position after a rolled-back transaction: %d, want %d", got, first+1)
+			}
+			_, err := tx.InsertEvents([]models.Event{event("e3")})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("the connection is unusable after the rollback: %v", err)
+		}
+	})
+}

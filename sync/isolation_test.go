@@ -1,0 +1,99 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // raw connection that installs the trigger
+
+	"github.com/buzzmirror/buzzmirror/models"
+	"github.com/buzzmirror/buzzmirror/store"
+	"github.com/buzzmirror/buzzmirror/store/storetest"
+)
+
+// refuseContact makes the database itself refuse to store the contact id,
+// as it would a value it cannot take.
+var refuseContact = map[string][]string{
+	store.DriverSQLite: {`CREATE TRIGGER refuse BEFORE INSERT ON contacts WHEN NEW.id = 'cnt_poison'
+		BEGIN SELECT RAISE(ABORT, 'refused'); END`},
+	store.DriverPostgres: {
+		`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.id = 'cnt_poison' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`,
+		`CREATE TRIGGER refuse BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()`,
+	},
+}
+
+// TestBadEventFailsAlone commits a batch in which the database refuses one
+// event's row: that event is kept as failed, every other one is applied,
+// and each gets its own answer.
+func TestBadEventFailsAlone(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dsn := storetest.DSN(t, driver)
+			db, err := store.Open(ctx, driver, dsn, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rawDriver, rawDSN := "pgx", dsn
+			if driver == store.DriverSQLite {
+				rawDriver, rawDSN = "sqlite3", "file:"+dsn+"?_busy_timeout=10000"
+			}
+			raw, err := sql.Open(rawDriver, rawDSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			for _, stmt := range refuseContact[driver] {
+				if _, err := raw.ExecContext(ctx, stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			s := newTestSyncer(db)
+			defer s.Close()
+			var batch []*request
+			for i := range 8 {
+				id := fmt.Sprint("cnt_", i)
+				if i == 5 {
+					id = "cnt_poison"
+				}
+				env, err := ParseEnvelope(ev(fmt.Sprint("e", i), "contact.created", t1, obj{"contactId": id, "name": "N"}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ev, status, reason := classify(env)
+				batch = append(batch, &request{env: env, ev: ev, status: status, reason: reason, ctx: ctx, done: make(chan reply, 1)})
+			}
+			s.commit(batch)
+			for i, r := range batch {
+				got := <-r.done
+				want := Accepted
+				if i == 5 {
+					want = Quarantined
+				}
+				if got.err != nil || got.res.Outcome != want {
+					t.Errorf("event %d: %v, %v; want %s", i, got.res.Outcome, got.err, want)
+				}
+			}
+			m := MustSnapshot(t, db)
+			if len(m.Contacts) != 7 {
+				t.Errorf("mirror holds %d contacts, want the 7 good ones", len(m.Contacts))
+			}
+			bad, err := db.Event(ctx, "e5")
+			if err != nil || bad.Status != models.EventFailed {
+				t.Errorf("refused event: %+v, %v; want it journaled as failed", bad, err)
+			}
+			if n, _ := db.CountEvents(ctx); n != 8 {
+				t.Errorf("journal holds %d events, want 8", n)
+			}
+		})
+	}
+}
