@@ -56,10 +56,14 @@ func TestListQueriesUseIndexes(t *testing.T) {
 	// Capture each query's SQL as the store sends it.
 	var sqls []string
 	var vars [][]any
-	if err := g.Callback().Query().After("gorm:query").Register("test:capture", func(tx *gorm.DB) {
+	capture := func(tx *gorm.DB) {
 		sqls = append(sqls, tx.Statement.SQL.String())
 		vars = append(vars, tx.Statement.Vars)
-	}); err != nil {
+	}
+	if err := g.Callback().Query().After("gorm:query").Register("test:capture", capture); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Callback().Row().After("gorm:row").Register("test:capture", capture); err != nil {
 		t.Fatal(err)
 	}
 	since := time.Date(2026, 6, 1, 10, 0, 0, 50000, time.UTC)

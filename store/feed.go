@@ -69,7 +69,7 @@ func (db *DB) Changes(ctx context.Context, after FeedKey, kinds []string, limit 
 			default:
 				q = q.Where("seq > ?", after.Seq)
 			}
-			if err := feedRows(q, kind, &out); err != nil {
+			if err := feedRows(q, kind, limit+1, &out); err != nil {
 				return fmt.Errorf("store: changes of %s: %w", kind, err)
 			}
 		}
@@ -85,42 +85,36 @@ func (db *DB) Changes(ctx context.Context, after FeedKey, kinds []string, limit 
 	return out, false, nil
 }
 
-func feedRows(q *gorm.DB, kind string, out *[]Change) error {
+// feedRows appends q's rows of one kind to out, at most capacity of them.
+func feedRows(q *gorm.DB, kind string, capacity int, out *[]Change) error {
 	switch kind {
 	case KindContact:
-		var rows []models.Contact
-		if err := q.Find(&rows).Error; err != nil {
-			return err
-		}
-		for i := range rows {
-			*out = append(*out, Change{Key: FeedKey{rows[i].Seq, kind, rows[i].ID}, Contact: &rows[i]})
-		}
+		return appendChanges(q, capacity, out, func(r *models.Contact) Change {
+			return Change{Key: FeedKey{r.Seq, kind, r.ID}, Contact: r}
+		})
 	case KindConversation:
-		var rows []models.Conversation
-		if err := q.Find(&rows).Error; err != nil {
-			return err
-		}
-		for i := range rows {
-			*out = append(*out, Change{Key: FeedKey{rows[i].Seq, kind, rows[i].ID}, Conversation: &rows[i]})
-		}
+		return appendChanges(q, capacity, out, func(r *models.Conversation) Change {
+			return Change{Key: FeedKey{r.Seq, kind, r.ID}, Conversation: r}
+		})
 	case KindMessage:
-		var rows []models.Message
-		if err := q.Find(&rows).Error; err != nil {
-			return err
-		}
-		for i := range rows {
-			*out = append(*out, Change{Key: FeedKey{rows[i].Seq, kind, rows[i].ID}, Message: &rows[i]})
-		}
+		return appendChanges(q, capacity, out, func(r *models.Message) Change {
+			return Change{Key: FeedKey{r.Seq, kind, r.ID}, Message: r}
+		})
 	case KindWorkflowRun:
-		var rows []models.WorkflowRun
-		if err := q.Find(&rows).Error; err != nil {
-			return err
-		}
-		for i := range rows {
-			*out = append(*out, Change{Key: FeedKey{rows[i].Seq, kind, rows[i].ID}, WorkflowRun: &rows[i]})
-		}
-	default:
-		return fmt.Errorf("unknown kind %q", kind)
+		return appendChanges(q, capacity, out, func(r *models.WorkflowRun) Change {
+			return Change{Key: FeedKey{r.Seq, kind, r.ID}, WorkflowRun: r}
+		})
+	}
+	return fmt.Errorf("unknown kind %q", kind)
+}
+
+func appendChanges[T any](q *gorm.DB, capacity int, out *[]Change, change func(*T) Change) error {
+	rows, err := findAll[T](q.Model(new(T)), capacity)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		*out = append(*out, change(&rows[i]))
 	}
 	return nil
 }

@@ -153,23 +153,21 @@ func scanOne(rows pgx.Rows, dst any) error {
 	return rows.Scan(dst)
 }
 
-// scanModels reads rows into values of T, matching columns to fields as
-// GORM does.
+// scanModels reads rows into values of T, each column into its field.
 func scanModels[T any](s *schema.Schema, rows pgx.Rows, each func(*T)) error {
-	cols := rows.FieldDescriptions()
-	fields := make([]*schema.Field, len(cols))
-	for i, c := range cols {
-		if fields[i] = s.LookUpField(c.Name); fields[i] == nil {
-			return fmt.Errorf("store: column %s has no field in %s", c.Name, s.Name)
-		}
+	descs := rows.FieldDescriptions()
+	columns := make([]string, len(descs))
+	for i, d := range descs {
+		columns[i] = d.Name
 	}
-	dst := make([]any, len(cols))
+	fields, err := columnFields(s, columns)
+	if err != nil {
+		return err
+	}
+	dst := make([]any, len(fields))
 	for rows.Next() {
 		row := new(T)
-		v := reflect.ValueOf(row).Elem()
-		for i, f := range fields {
-			dst[i] = f.ReflectValueOf(context.Background(), v).Addr().Interface()
-		}
+		fieldPointers(fields, reflect.ValueOf(row).Elem(), dst)
 		if err := rows.Scan(dst...); err != nil {
 			return err
 		}

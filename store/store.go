@@ -67,7 +67,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 		}
 		db.write, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteWriter), sqliteWriterPragmas...), 1)
 		if err == nil {
-			db.read, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteReader)), opts.MaxOpenConns)
+			db.read, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteReader)), opts.MaxOpenConns, prepared)
 		}
 		if err == nil {
 			db.checkpoint, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteCheckpointer)), 1)
@@ -104,13 +104,17 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-func openGorm(d gorm.Dialector, maxConns int) (*gorm.DB, error) {
-	g, err := gorm.Open(d, &gorm.Config{
+func openGorm(d gorm.Dialector, maxConns int, opts ...func(*gorm.Config)) (*gorm.DB, error) {
+	cfg := &gorm.Config{
 		// GORM's default logger prints slow queries with their values, which
 		// would put phone numbers and message bodies into the log.
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
-	})
+	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	g, err := gorm.Open(d, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +127,12 @@ func openGorm(d gorm.Dialector, maxConns int) (*gorm.DB, error) {
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	return g, nil
 }
+
+// prepared keeps each connection's compiled statements for reuse. SQLite's
+// driver compiles every statement anew, and the read API's few query shapes
+// repeat; the cache keeps the 256 most recently used. (pgx caches
+// statements itself.)
+func prepared(c *gorm.Config) { c.PrepareStmt, c.PrepareStmtMaxSize = true, 256 }
 
 // postgresDSN makes pgx send each write statement in one round trip
 // (default_query_exec_mode=exec) unless the DSN chooses otherwise. pgx's
