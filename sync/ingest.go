@@ -250,14 +250,16 @@ func (s *Syncer) commit(batch []*request) {
 		}
 		return
 	}
-	if len(live) == 1 || s.db.Ping(ctx) != nil {
+	// A lone event is retried too: only in its savepoint can a refused one
+	// be kept as failed instead of being refused again at every resend.
+	if s.db.Ping(ctx) != nil {
 		s.log.Error("commit failed", "events", len(live), "err", err)
 		for _, r := range live {
 			r.done <- reply{res: Result{Type: r.env.Type}, err: err}
 		}
 		return
 	}
-	s.log.Warn("batch commit failed; committing its events one by one", "events", len(live), "err", err)
+	s.log.Warn("commit failed; committing its events one by one", "events", len(live), "err", err)
 	for _, r := range live {
 		results, err := s.write(ctx, []*request{r}, true)
 		if err != nil {

@@ -25,6 +25,37 @@ var refuseContact = map[string][]string{
 	},
 }
 
+// refusingDB opens a fresh database whose contacts table refuses the id
+// cnt_poison.
+func refusingDB(t *testing.T, driver string) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	dsn := storetest.DSN(t, driver)
+	db, err := store.Open(ctx, driver, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rawDriver, rawDSN := "pgx", dsn
+	if driver == store.DriverSQLite {
+		rawDriver, rawDSN = "sqlite3", "file:"+dsn+"?_busy_timeout=10000"
+	}
+	raw, err := sql.Open(rawDriver, rawDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, stmt := range refuseContact[driver] {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
 // TestBadEventFailsAlone commits a batch in which the database refuses one
 // event's row: that event is kept as failed, every other one is applied,
 // and each gets its own answer.
@@ -33,30 +64,7 @@ func TestBadEventFailsAlone(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			dsn := storetest.DSN(t, driver)
-			db, err := store.Open(ctx, driver, dsn, store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			rawDriver, rawDSN := "pgx", dsn
-			if driver == store.DriverSQLite {
-				rawDriver, rawDSN = "sqlite3", "file:"+dsn+"?_busy_timeout=10000"
-			}
-			raw, err := sql.Open(rawDriver, rawDSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			for _, stmt := range refuseContact[driver] {
-				if _, err := raw.ExecContext(ctx, stmt); err != nil {
-					t.Fatal(err)
-				}
-			}
-
+			db := refusingDB(t, driver)
 			s := newTestSyncer(db)
 			defer s.Close()
 			var batch []*request
@@ -93,6 +101,43 @@ func TestBadEventFailsAlone(t *testing.T) {
 			}
 			if n, _ := db.CountEvents(ctx); n != 8 {
 				t.Errorf("journal holds %d events, want 8", n)
+			}
+		})
+	}
+}
+
+// TestRebuildKeepsRefusedEventFailed rebuilds a journal holding an event
+// the database refuses: the fast pass fails, the careful one keeps that
+// event as failed and applies every other one.
+func TestRebuildKeepsRefusedEventFailed(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := refusingDB(t, driver)
+			s := newTestSyncer(db)
+			defer s.Close()
+			s.opts.RebuildBatch = 3
+			for i := range 8 {
+				id := fmt.Sprint("cnt_", i)
+				if i == 5 {
+					id = "cnt_poison"
+				}
+				MustIngest(t, s, ev(fmt.Sprint("e", i), "contact.created", t1, obj{"contactId": id, "name": "N"}))
+			}
+			before := dump(MustSnapshot(t, db))
+			st, err := s.Rebuild(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st != (RebuildStats{Events: 8, Applied: 7, Failed: 1}) {
+				t.Errorf("rebuild: %+v, want 8 events, 7 applied, 1 failed", st)
+			}
+			if after := dump(MustSnapshot(t, db)); after != before {
+				t.Errorf("rebuild changed the mirror:\n%s\nwant\n%s", after, before)
+			}
+			if bad, err := db.Event(ctx, "e5"); err != nil || bad.Status != models.EventFailed {
+				t.Errorf("refused event after rebuild: %+v, %v; want failed", bad, err)
 			}
 		})
 	}
