@@ -39,8 +39,8 @@ func loadMany[T any](tx *Tx, what string, ids []string, idOf func(*T) string, ou
 			}})
 			continue
 		}
-		var rows []T
-		if err := tx.g.Where("id IN ?", chunk).Find(&rows).Error; err != nil {
+		rows, err := findAll[T](tx.g.Model(new(T)).Where("id IN ?", chunk), len(chunk))
+		if err != nil {
 			return fmt.Errorf("store: load %d %s: %w", len(chunk), what, err)
 		}
 		for i := range rows {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"gorm.io/gorm"
+
 	"github.com/buzzmirror/buzzmirror/models"
 )
 
@@ -20,28 +22,40 @@ func (tx *Tx) ClearMirror() error {
 // EachEvent calls fn with every journaled event in the order they were
 // received, batch rows at a time so memory stays flat. (The projection does
 // not depend on the order; receipt order walks an index every list already
-// needs.)
-func (tx *Tx) EachEvent(batch int, fn func([]models.Event) error) error {
-	var after *models.Event
-	for {
-		q := tx.g.Order("received_at, id").Limit(batch)
-		if after != nil {
-			q = q.Where("(received_at, id) > (?, ?)", after.ReceivedAt, after.ID)
-		}
-		var page []models.Event
-		if err := q.Find(&page).Error; err != nil {
-			return fmt.Errorf("store: read journal: %w", err)
-		}
-		if len(page) > 0 {
-			if err := fn(page); err != nil {
-				return err
+// needs.) It reads from a snapshot of its own, on a connection other than
+// the writer's, so that a rebuild can read and decode the journal while its
+// transaction writes the mirror: begun inside a write transaction, which
+// holds the writers' lock (feed_clock), the snapshot holds every event the
+// transaction would see, and the journal's rows change only by the
+// outcomes the rebuild itself records.
+func (db *DB) EachEvent(ctx context.Context, batch int, fn func([]models.Event) error) error {
+	var fnErr error // returned as it is, not as a storage failure
+	err := db.readTx(ctx, func(tx *gorm.DB) error {
+		var after *models.Event
+		for {
+			q := tx.Model(&models.Event{}).Order("received_at, id").Limit(batch)
+			if after != nil {
+				q = q.Where("(received_at, id) > (?, ?)", after.ReceivedAt, after.ID)
 			}
+			page, err := findAll[models.Event](q, batch)
+			if err != nil {
+				return fmt.Errorf("store: read journal: %w", err)
+			}
+			if len(page) > 0 {
+				if fnErr = fn(page); fnErr != nil {
+					return fnErr
+				}
+			}
+			if len(page) < batch {
+				return nil
+			}
+			after = &page[len(page)-1]
 		}
-		if len(page) < batch {
-			return nil
-		}
-		after = &page[len(page)-1]
+	})
+	if fnErr != nil {
+		return fnErr
 	}
+	return err
 }
 
 // CountEvents counts the journal's rows.

@@ -45,26 +45,40 @@ func (s *Syncer) rebuild(ctx context.Context, careful bool) (RebuildStats, error
 		if err := tx.ClearMirror(); err != nil {
 			return err
 		}
+		journal := s.readJournal(ctx)
+		defer journal.close()
 		w := newWork(tx)
-		err := tx.EachEvent(s.opts.RebuildBatch, func(page []models.Event) error {
-			if err := ctx.Err(); err != nil {
+		for page := range journal.pages {
+			if err := s.rebuildPage(ctx, tx, w, page, careful, &st); err != nil {
 				return err
 			}
-			events, err := s.reclassify(tx, page, &st)
-			if err != nil {
-				return err
-			}
-			if careful {
-				return s.rebuildCarefully(ctx, tx, events, &st)
-			}
-			return s.rebuildFast(w, events, &st)
-		})
-		if err != nil || careful {
+		}
+		if err := journal.close(); err != nil || careful {
 			return err
 		}
 		return w.flush()
 	})
 	return st, err
+}
+
+// rebuildPage records the outcomes a page's decoding changed and applies
+// its events.
+func (s *Syncer) rebuildPage(ctx context.Context, tx *store.Tx, w *work, page decodedPage, careful bool, st *RebuildStats) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, o := range page.changed {
+		if err := tx.SetEventOutcome(o.id, o.status, o.reason); err != nil {
+			return err
+		}
+	}
+	st.Events += page.events
+	st.Ignored += page.ignored
+	st.Failed += page.failed
+	if careful {
+		return s.rebuildCarefully(ctx, tx, page.apply, st)
+	}
+	return s.rebuildFast(w, page.apply, st)
 }
 
 func (s *Syncer) rebuildFast(w *work, events []*Event, st *RebuildStats) error {
@@ -91,34 +105,83 @@ func (s *Syncer) rebuildFast(w *work, events []*Event, st *RebuildStats) error {
 	return nil
 }
 
-// reclassify decodes a page of the journal again, records any changed
-// outcome, and returns the events to apply.
-func (s *Syncer) reclassify(tx *store.Tx, page []models.Event, st *RebuildStats) ([]*Event, error) {
-	events := make([]*Event, 0, len(page))
-	for i := range page {
-		row := &page[i]
+// decodedPage is a page of the journal decoded again.
+type decodedPage struct {
+	apply                   []*Event  // the events to apply
+	changed                 []outcome // rows whose recorded outcome changes
+	events, ignored, failed int
+}
+
+type outcome struct {
+	id     string
+	status models.EventStatus
+	reason *string
+}
+
+// decodePage decodes a page of the journal again.
+func decodePage(rows []models.Event) (decodedPage, error) {
+	p := decodedPage{apply: make([]*Event, 0, len(rows)), events: len(rows)}
+	for i := range rows {
+		row := &rows[i]
 		env, err := ParseEnvelope(row.Payload)
 		if err != nil {
-			return nil, store.Abort(fmt.Errorf("sync: journaled event %s no longer parses: %w", row.ID, err))
+			return p, store.Abort(fmt.Errorf("sync: journaled event %s no longer parses: %w", row.ID, err))
 		}
 		ev, status, reason := classify(env)
-		if status == models.EventApplied {
-			events = append(events, ev)
+		switch status {
+		case models.EventApplied:
+			p.apply = append(p.apply, ev)
+		case models.EventIgnored:
+			p.ignored++
+		case models.EventFailed:
+			p.failed++
 		}
 		if status != row.Status || !sameReason(reason, row.Error) {
-			if err := tx.SetEventOutcome(row.ID, status, reason); err != nil {
-				return nil, err
-			}
-		}
-		st.Events++
-		switch status {
-		case models.EventIgnored:
-			st.Ignored++
-		case models.EventFailed:
-			st.Failed++
+			p.changed = append(p.changed, outcome{row.ID, status, reason})
 		}
 	}
-	return events, nil
+	return p, nil
+}
+
+// journalReader reads and decodes the journal in a goroutine of its own, a
+// few pages ahead of the rebuild that applies them: on two cores the JSON
+// decoding and the journal reads then run beside the mirror's writes.
+type journalReader struct {
+	pages  <-chan decodedPage
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // set before done closes
+}
+
+func (s *Syncer) readJournal(ctx context.Context) *journalReader {
+	ctx, cancel := context.WithCancel(ctx)
+	pages := make(chan decodedPage, 2)
+	j := &journalReader{pages: pages, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		defer close(pages)
+		j.err = s.db.EachEvent(ctx, s.opts.RebuildBatch, func(rows []models.Event) error {
+			page, err := decodePage(rows)
+			if err != nil {
+				return err
+			}
+			select {
+			case pages <- page:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	return j
+}
+
+// close stops the reader and reports why it ended: nil only when it read
+// the whole journal. Once pages is drained, that is how it ended.
+func (j *journalReader) close() error {
+	j.cancel()
+	<-j.done
+	return j.err
 }
 
 // rebuildCarefully applies a page in a savepoint, and a page that fails
