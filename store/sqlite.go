@@ -31,12 +31,19 @@ import (
 // And the writer's WAL writes go through walVFS (walvfs.go), one system
 // call for many frames.
 //
+// temp_store = MEMORY keeps the statement journals in memory. Each bulk
+// upsert keeps one (the pages it changed, in case it must be undone) and
+// SQLite spills any past 64 KiB to a temporary file in writes of a few
+// hundred bytes: strace of go test -bench CommitBatch/sqlite counted 350
+// such writes a batch, against 6 to the WAL.
+//
 // page_size only takes effect on a new database, so it is set before WAL
 // mode.
 var sqliteWriterPragmas = []string{
 	"PRAGMA page_size = 1024",
 	"PRAGMA journal_mode = WAL",
 	"PRAGMA wal_autocheckpoint = 0",
+	"PRAGMA temp_store = MEMORY",
 }
 
 const (
