@@ -56,89 +56,105 @@ func refusingDB(t *testing.T, driver string) *store.DB {
 	return db
 }
 
-// TestBadEventFailsAlone commits a batch in which the database refuses one
-// event's row: that event is kept as failed, every other one is applied,
-// and each gets its own answer.
-func TestBadEventFailsAlone(t *testing.T) {
+// eachRefusing runs fn as a parallel subtest per driver, with a Syncer on
+// a database that refuses the contact cnt_poison.
+func eachRefusing(t *testing.T, fn func(t *testing.T, db *store.DB, s *Syncer)) {
 	for _, driver := range storetest.Drivers(t) {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
 			db := refusingDB(t, driver)
 			s := newTestSyncer(db)
 			defer s.Close()
-			var batch []*request
-			for i := range 8 {
-				id := fmt.Sprint("cnt_", i)
-				if i == 5 {
-					id = "cnt_poison"
-				}
-				env, err := ParseEnvelope(ev(fmt.Sprint("e", i), "contact.created", t1, obj{"contactId": id, "name": "N"}))
-				if err != nil {
-					t.Fatal(err)
-				}
-				ev, status, reason := classify(env)
-				batch = append(batch, &request{env: env, ev: ev, status: status, reason: reason, ctx: ctx, done: make(chan reply, 1)})
-			}
-			s.commit(batch)
-			for i, r := range batch {
-				got := <-r.done
-				want := Accepted
-				if i == 5 {
-					want = Quarantined
-				}
-				if got.err != nil || got.res.Outcome != want {
-					t.Errorf("event %d: %v, %v; want %s", i, got.res.Outcome, got.err, want)
-				}
-			}
-			m := MustSnapshot(t, db)
-			if len(m.Contacts) != 7 {
-				t.Errorf("mirror holds %d contacts, want the 7 good ones", len(m.Contacts))
-			}
-			bad, err := db.Event(ctx, "e5")
-			if err != nil || bad.Status != models.EventFailed {
-				t.Errorf("refused event: %+v, %v; want it journaled as failed", bad, err)
-			}
-			if n, _ := db.CountEvents(ctx); n != 8 {
-				t.Errorf("journal holds %d events, want 8", n)
-			}
+			fn(t, db, s)
 		})
 	}
 }
 
-// TestRebuildKeepsRefusedEventFailed rebuilds a journal holding an event
-// the database refuses: the fast pass fails, the careful one keeps that
-// event as failed and applies every other one.
-func TestRebuildKeepsRefusedEventFailed(t *testing.T) {
-	for _, driver := range storetest.Drivers(t) {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			db := refusingDB(t, driver)
-			s := newTestSyncer(db)
-			defer s.Close()
-			s.opts.RebuildBatch = 3
-			for i := range 8 {
-				id := fmt.Sprint("cnt_", i)
-				if i == 5 {
-					id = "cnt_poison"
-				}
-				MustIngest(t, s, ev(fmt.Sprint("e", i), "contact.created", t1, obj{"contactId": id, "name": "N"}))
-			}
-			before := dump(MustSnapshot(t, db))
-			st, err := s.Rebuild(ctx)
+// poisoned is the index of the event, of eight, whose contact is refused.
+const poisoned = 5
+
+// contactEvent is the i-th of eight contact.created events, e0 to e7.
+func contactEvent(i int) []byte {
+	id := fmt.Sprint("cnt_", i)
+	if i == poisoned {
+		id = "cnt_poison"
+	}
+	return ev(fmt.Sprint("e", i), "contact.created", t1, obj{"contactId": id, "name": "N"})
+}
+
+// checkOnlyPoisonFailed checks the mirror holds the seven good contacts and
+// the journal all eight events, the refused one as failed.
+func checkOnlyPoisonFailed(t *testing.T, db *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	if m := MustSnapshot(t, db); len(m.Contacts) != 7 {
+		t.Errorf("mirror holds %d contacts, want the 7 good ones", len(m.Contacts))
+	}
+	bad, err := db.Event(ctx, fmt.Sprint("e", poisoned))
+	if err != nil || bad.Status != models.EventFailed {
+		t.Errorf("refused event: %+v, %v; want it journaled as failed", bad, err)
+	}
+	if n, _ := db.CountEvents(ctx); n != 8 {
+		t.Errorf("journal holds %d events, want 8", n)
+	}
+}
+
+// TestBadEventFailsAlone commits a batch in which the database refuses one
+// event's row: that event is kept as failed, every other one is applied,
+// and each gets its own answer.
+func TestBadEventFailsAlone(t *testing.T) {
+	eachRefusing(t, func(t *testing.T, db *store.DB, s *Syncer) {
+		var batch []*request
+		for i := range 8 {
+			env, err := ParseEnvelope(contactEvent(i))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st != (RebuildStats{Events: 8, Applied: 7, Failed: 1}) {
-				t.Errorf("rebuild: %+v, want 8 events, 7 applied, 1 failed", st)
+			ev, status, reason := classify(env)
+			batch = append(batch, &request{env: env, ev: ev, status: status, reason: reason, ctx: context.Background(), done: make(chan reply, 1)})
+		}
+		s.commit(batch)
+		for i, r := range batch {
+			got := <-r.done
+			want := Accepted
+			if i == poisoned {
+				want = Quarantined
 			}
-			if after := dump(MustSnapshot(t, db)); after != before {
-				t.Errorf("rebuild changed the mirror:\n%s\nwant\n%s", after, before)
+			if got.err != nil || got.res.Outcome != want {
+				t.Errorf("event %d: %v, %v; want %s", i, got.res.Outcome, got.err, want)
 			}
-			if bad, err := db.Event(ctx, "e5"); err != nil || bad.Status != models.EventFailed {
-				t.Errorf("refused event after rebuild: %+v, %v; want failed", bad, err)
+		}
+		checkOnlyPoisonFailed(t, db)
+	})
+}
+
+// TestRebuildKeepsRefusedEventFailed delivers the same events one by one
+// (the refused one alone must be answered quarantined, not 503 at every
+// resend), then rebuilds: the fast pass fails, the careful one keeps that
+// event as failed and applies every other one.
+func TestRebuildKeepsRefusedEventFailed(t *testing.T) {
+	eachRefusing(t, func(t *testing.T, db *store.DB, s *Syncer) {
+		s.opts.RebuildBatch = 3
+		for i := range 8 {
+			want := Accepted
+			if i == poisoned {
+				want = Quarantined
 			}
-		})
-	}
+			if got := MustIngest(t, s, contactEvent(i)); got != want {
+				t.Errorf("event %d delivered alone: %s, want %s", i, got, want)
+			}
+		}
+		before := dump(MustSnapshot(t, db))
+		st, err := s.Rebuild(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st != (RebuildStats{Events: 8, Applied: 7, Failed: 1}) {
+			t.Errorf("rebuild: %+v, want 8 events, 7 applied, 1 failed", st)
+		}
+		if after := dump(MustSnapshot(t, db)); after != before {
+			t.Errorf("rebuild changed the mirror:\n%s\nwant\n%s", after, before)
+		}
+		checkOnlyPoisonFailed(t, db)
+	})
 }
