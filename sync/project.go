@@ -203,16 +203,22 @@ func newestTime(vs models.Versions) (t time.Time, ok bool) {
 	return t, err == nil
 }
 
-// dirtyRows collects the changed rows of a cache, stamping each with finish
-// and clearing its dirty mark.
+// dirtyRows collects the changed rows of a cache in the order of their ids,
+// stamping each with finish and clearing its dirty mark.
 func dirtyRows[T any](c cache[T], finish func(*T)) []*T {
-	var rows []*T
-	for _, e := range c {
+	var ids []string
+	for id, e := range c {
 		if e.dirty {
-			finish(e.row)
-			rows = append(rows, e.row)
-			e.dirty = false
+			ids = append(ids, id)
 		}
+	}
+	slices.Sort(ids)
+	rows := make([]*T, 0, len(ids))
+	for _, id := range ids {
+		e := c[id]
+		finish(e.row)
+		rows = append(rows, e.row)
+		e.dirty = false
 	}
 	return rows
 }
