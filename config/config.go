@@ -58,7 +58,7 @@ func Default() Config {
 	return Config{
 		Listen:          "127.0.0.1:8080",
 		ShutdownTimeout: 15 * time.Second,
-		Database:        Database{Driver: "sqlite", DSN: "buzzmirror.db", MaxOpenConns: 8},
+		Database:        Database{Driver: "sqlite", DSN: "buzzmirror.db", MaxOpenConns: 4},
 		Webhook:         Webhook{Path: "/webhooks/buzzbip", MaxBodyBytes: 1 << 20},
 		Log:             Log{Level: "info", Format: "text"},
 	}

@@ -49,14 +49,15 @@ type DB struct {
 
 // Options tune Open.
 type Options struct {
-	// MaxOpenConns caps the read pool (and on Postgres the whole pool).
+	// MaxOpenConns caps the read pool (and on Postgres the whole pool); 4
+	// when zero.
 	MaxOpenConns int
 }
 
 // Open connects to the database without migrating it.
 func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	if opts.MaxOpenConns <= 0 {
-		opts.MaxOpenConns = 8
+		opts.MaxOpenConns = 4
 	}
 	db := &DB{driver: driver, Now: time.Now}
 	var err error
