@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -61,7 +62,29 @@ type sqliteConnector struct {
 func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) { return c.driver.Open(c.dsn) }
 func (c sqliteConnector) Driver() driver.Driver                        { return c.driver }
 
-func sqliteDialector(dsn string, pragmas ...string) gorm.Dialector {
+// openSQLitePool opens a pool on a SQLite database. It tries again, for as
+// long as the busy timeout, while SQLite answers "database is locked":
+// processes opening one new database together can meet in its switch to
+// WAL, where SQLite refuses one of them at once instead of letting it wait
+// (store.TestConcurrentMigrate met it now and then).
+func openSQLitePool(dsn string, pragmas []string, maxConns int, opts ...func(*gorm.Config)) (*gorm.DB, error) {
+	deadline := time.Now().Add(openRetryFor)
+	for {
+		d := sqliteDialector(dsn, pragmas...)
+		g, err := openGorm(d, maxConns, opts...)
+		var se sqlite3.Error
+		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
+			return g, err
+		}
+		d.Conn.(*sql.DB).Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// openRetryFor matches the busy timeout of every connection (sqliteDSN).
+const openRetryFor = 10 * time.Second
+
+func sqliteDialector(dsn string, pragmas ...string) sqlite.Dialector {
 	drv := &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
 		for _, p := range pragmas {
 			if _, err := conn.Exec(p, nil); err != nil {

@@ -66,12 +66,12 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 		if err := registerWALVFS(); err != nil {
 			return nil, err
 		}
-		db.write, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteWriter), sqliteWriterPragmas...), 1)
+		db.write, err = openSQLitePool(sqliteDSN(dsn, sqliteWriter), sqliteWriterPragmas, 1)
 		if err == nil {
-			db.read, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteReader)), opts.MaxOpenConns, prepared)
+			db.read, err = openSQLitePool(sqliteDSN(dsn, sqliteReader), nil, opts.MaxOpenConns, prepared)
 		}
 		if err == nil {
-			db.checkpoint, err = openGorm(sqliteDialector(sqliteDSN(dsn, sqliteCheckpointer)), 1)
+			db.checkpoint, err = openSQLitePool(sqliteDSN(dsn, sqliteCheckpointer), nil, 1)
 		}
 	case DriverPostgres:
 		// Writes run in exec mode (see postgresDSN); reads keep pgx's
