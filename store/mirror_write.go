@@ -96,13 +96,10 @@ type Rows struct {
 	WorkflowRuns  map[string]*models.WorkflowRun
 }
 
-// Load reads the rows keys names, in a few bulk reads (on Postgres in one
-// round trip). Ids the store lacks are absent from the answer.
-func (tx *Tx) Load(keys Keys) (*Rows, error) { return tx.LoadLater(keys)() }
-
-// LoadLater is Load in two steps: on Postgres the reads wait for the
-// transaction's next round trip, and the function it returns sends them
-// then if nothing else did. On SQLite they run at once.
+// LoadLater reads the rows keys names in a few bulk reads, and the function
+// it returns answers them; ids the store lacks are absent from the answer.
+// On Postgres the reads wait for the transaction's next round trip, and
+// that function sends them if nothing else did; on SQLite they run at once.
 func (tx *Tx) LoadLater(keys Keys) func() (*Rows, error) {
 	r := &Rows{
 		Contacts:      make(map[string]*models.Contact, len(keys.Contacts)),
