@@ -33,10 +33,13 @@ func take[T any](tx *Tx, what, id string) (*T, error) {
 func loadMany[T any](tx *Tx, what string, ids []string, idOf func(*T) string, out map[string]*T) error {
 	for chunk := range slices.Chunk(ids, idChunk) {
 		if tx.pipe != nil {
-			st := tx.g.Session(&gorm.Session{DryRun: true}).Where("id IN ?", chunk).Find(new([]T)).Statement
-			tx.pipe.queue(pipedStmt{sql: st.SQL.String(), args: st.Vars, read: func(rows pgx.Rows) error {
-				return scanModels(st.Schema, rows, func(row *T) { out[idOf(row)] = row })
-			}})
+			err := tx.queue(func(g *gorm.DB) *gorm.DB { return g.Where("id IN ?", chunk).Find(new([]T)) },
+				func(st *gorm.Statement, rows pgx.Rows) error {
+					return scanModels(st.Schema, rows, func(row *T) { out[idOf(row)] = row })
+				})
+			if err != nil {
+				return fmt.Errorf("store: load %d %s: %w", len(chunk), what, err)
+			}
 			continue
 		}
 		rows, err := findAll[T](tx.g.Model(new(T)).Where("id IN ?", chunk), len(chunk))

@@ -118,8 +118,9 @@ func (db *DB) writePipelined(ctx context.Context, fn func(*Tx) error) error {
 	tx.g = db.write.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.g.Statement.ConnPool = pipeConn{p}
 	p.queue(pipedStmt{sql: "BEGIN"})
-	p.queue(pipedStmt{sql: takeFeedPosition, read: func(rows pgx.Rows) error {
-		return scanOne(rows, &tx.seq)
+	p.queue(pipedStmt{sql: takeFeedPosition, read: func(rows pgx.Rows) (err error) {
+		tx.seq, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
+		return err
 	}})
 	if err = fn(tx); err == nil {
 		err = tx.err
@@ -140,17 +141,6 @@ func (db *DB) writePipelined(ctx context.Context, fn func(*Tx) error) error {
 	defer cancel()
 	_, _ = conn.ExecContext(rollbackCtx, "ROLLBACK")
 	return err
-}
-
-// scanOne reads the single value of a one-row answer.
-func scanOne(rows pgx.Rows, dst any) error {
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	return rows.Scan(dst)
 }
 
 // scanModels reads rows into values of T, each column into its field.

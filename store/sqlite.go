@@ -72,11 +72,14 @@ func openSQLitePool(dsn string, pragmas []string, maxConns int, opts ...func(*go
 	for {
 		d := sqliteDialector(dsn, pragmas...)
 		g, err := openGorm(d, maxConns, opts...)
-		var se sqlite3.Error
-		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
-			return g, err
+		if err == nil {
+			return g, nil
 		}
 		d.Conn.(*sql.DB).Close()
+		var se sqlite3.Error
+		if !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
+			return nil, err
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -131,8 +131,10 @@ func openGorm(d gorm.Dialector, maxConns int, opts ...func(*gorm.Config)) (*gorm
 
 // prepared keeps each connection's compiled statements for reuse. SQLite's
 // driver compiles every statement anew, and the read API's few query shapes
-// repeat; the cache keeps the 256 most recently used. (pgx caches
-// statements itself.)
+// repeat; the cache keeps the 256 most recently used. It serves lists and
+// gets: a statement first prepared inside a transaction (the change feed's
+// snapshot) belongs to it, and GORM prepares it again in the next. (pgx
+// caches statements itself.)
 func prepared(c *gorm.Config) { c.PrepareStmt, c.PrepareStmtMaxSize = true, 256 }
 
 // postgresDSN makes pgx send each write statement in one round trip

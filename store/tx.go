@@ -99,11 +99,22 @@ func (tx *Tx) later(build func(g *gorm.DB) *gorm.DB) error {
 	if tx.pipe == nil {
 		return build(tx.g).Error
 	}
-	st := build(tx.g.Session(&gorm.Session{DryRun: true}))
-	if st.Error != nil {
-		return st.Error
+	return tx.queue(build, nil)
+}
+
+// queue has GORM build a statement as a dry run and queues it on the
+// Postgres pipeline; read, if not nil, gets its rows when it has run.
+func (tx *Tx) queue(build func(g *gorm.DB) *gorm.DB, read func(*gorm.Statement, pgx.Rows) error) error {
+	dry := build(tx.g.Session(&gorm.Session{DryRun: true}))
+	if dry.Error != nil {
+		return dry.Error
 	}
-	tx.pipe.queue(pipedStmt{sql: st.Statement.SQL.String(), args: st.Statement.Vars})
+	st := dry.Statement
+	s := pipedStmt{sql: st.SQL.String(), args: st.Vars}
+	if read != nil {
+		s.read = func(rows pgx.Rows) error { return read(st, rows) }
+	}
+	tx.pipe.queue(s)
 	return nil
 }
 
@@ -207,17 +218,13 @@ func (tx *Tx) textColumn(query string, args []any) ([]string, error) {
 		err := tx.g.Raw(query, args...).Scan(&out).Error
 		return out, err
 	}
-	st := tx.g.Session(&gorm.Session{DryRun: true}).Raw(query, args...).Statement
-	tx.pipe.queue(pipedStmt{sql: st.SQL.String(), args: st.Vars, read: func(rows pgx.Rows) error {
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				return err
-			}
-			out = append(out, s)
-		}
-		return rows.Err()
-	}})
-	err := tx.pipe.send()
+	err := tx.queue(func(g *gorm.DB) *gorm.DB { return g.Raw(query, args...) },
+		func(_ *gorm.Statement, rows pgx.Rows) (err error) {
+			out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+	if err == nil {
+		err = tx.pipe.send()
+	}
 	return out, err
 }
