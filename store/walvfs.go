@@ -28,7 +28,10 @@ import (
 // alone uses this VFS, and only when its DSN asks for FULL (sqliteDSN).
 const walVFS = "buzzmirror-wal"
 
+// registerWALVFS also installs the page cache (pcache.go) first, since
+// registering a VFS initialises SQLite.
 var registerWALVFS = stdsync.OnceValue(func() error {
+	installPageCache()
 	name := C.CString(walVFS) // SQLite keeps the pointer: never freed
 	if rc := C.buzzmirror_register_walvfs(name); rc != 0 {
 		C.free(unsafe.Pointer(name))
