@@ -35,6 +35,11 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 		err = db.writePipelined(ctx, fn)
 	} else {
 		err = db.write.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+			// SQLite's driver runs each statement whose context can end on
+			// a goroutine of its own, to interrupt it; inside the
+			// transaction nothing waits for a lock, so its statements run
+			// on this one. The transaction still ends with ctx.
+			g = g.WithContext(context.WithoutCancel(ctx))
 			tx := &Tx{g: g, now: models.NewTime(db.Now())}
 			if err := g.Raw(takeFeedPosition).Scan(&tx.seq).Error; err != nil {
 				return unavailable(fmt.Errorf("store: take feed position: %w", err))
