@@ -4,7 +4,8 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
+	"strconv"
 )
 
 // JSON is a JSON document stored as text. A nil JSON is SQL NULL.
@@ -70,24 +71,58 @@ type storedVersions struct {
 }
 
 // Value implements driver.Valuer.
-func (vs Versions) Value() (driver.Value, error) {
-	st := storedVersions{Versions: []string{}, Fields: make(map[string]int, len(vs))}
-	index := map[string]int{}
+func (vs Versions) Value() (driver.Value, error) { return vs.Encode(), nil }
+
+// Encode renders vs as it is stored: the JSON encoding of storedVersions,
+// byte for byte what encoding/json makes of it, without its reflection
+// (the writer encodes the versions of every row it writes).
+func (vs Versions) Encode() string {
+	distinct := make([]string, 0, 4)
 	for _, v := range vs {
-		if _, ok := index[v]; !ok {
-			index[v] = 0
-			st.Versions = append(st.Versions, v)
+		if !slices.Contains(distinct, v) {
+			distinct = append(distinct, v)
 		}
 	}
-	sort.Strings(st.Versions) // one encoding per map, whatever the iteration order
-	for i, v := range st.Versions {
-		index[v] = i
+	slices.Sort(distinct) // one encoding per map, whatever the iteration order
+	keys := make([]string, 0, len(vs))
+	for k := range vs {
+		keys = append(keys, k)
 	}
-	for k, v := range vs {
-		st.Fields[k] = index[v]
+	slices.Sort(keys)
+	b := make([]byte, 0, 16+48*len(distinct)+16*len(keys))
+	b = append(b, `{"v":[`...)
+	for i, v := range distinct {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v)
 	}
-	b, err := json.Marshal(st)
-	return string(b), err
+	b = append(b, `],"f":{`...)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(slices.Index(distinct, vs[k])), 10)
+	}
+	b = append(b, "}}"...)
+	return string(b)
+}
+
+// appendJSONString appends s as encoding/json quotes it. Versions and field
+// names are plain ASCII nearly always; anything else takes encoding/json's
+// own path, HTML escapes and all.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Scan implements sql.Scanner.

@@ -1,8 +1,12 @@
 package models
 
 import (
+	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
+
+	"pgregory.net/rapid"
 )
 
 func TestVersionsRoundTrip(t *testing.T) {
@@ -49,4 +53,32 @@ func TestClaim(t *testing.T) {
 			t.Errorf("Claim(%s) = %v, want %v", tc.v, got, tc.want)
 		}
 	}
+}
+
+// TestVersionsEncodeMatchesEncodingJSON checks the hand-written encoder
+// against encoding/json's encoding of the stored form, for any field names
+// and versions, escapes and non-ASCII included.
+func TestVersionsEncodeMatchesEncodingJSON(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		text := rapid.OneOf(rapid.StringMatching(`[a-zA-Z0-9 .:_-]{0,12}`), rapid.String())
+		vs := Versions(rapid.MapOf(text, rapid.SampledFrom(rapid.SliceOfN(text, 1, 4).Draw(t, "versions"))).Draw(t, "vs"))
+
+		st := storedVersions{Versions: []string{}, Fields: map[string]int{}}
+		for _, v := range vs {
+			if !slices.Contains(st.Versions, v) {
+				st.Versions = append(st.Versions, v)
+			}
+		}
+		slices.Sort(st.Versions)
+		for k, v := range vs {
+			st.Fields[k] = slices.Index(st.Versions, v)
+		}
+		want, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := vs.Encode(); got != string(want) {
+			t.Fatalf("Encode() = %s, want %s", got, want)
+		}
+	})
 }
