@@ -3,18 +3,11 @@ package store
 import (
 	"errors"
 	"fmt"
-	"slices"
 
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/buzzmirror/buzzmirror/models"
 )
-
-// idChunk bounds the ids of one IN list and the rows of one multi-row
-// upsert, far below SQLite's and Postgres's parameter limits.
-const idChunk = 200
 
 func take[T any](tx *Tx, what, id string) (*T, error) {
 	var row T
@@ -28,39 +21,38 @@ func take[T any](tx *Tx, what, id string) (*T, error) {
 	return &row, nil
 }
 
-// loadMany reads the rows with the given ids into out; missing ids are
+// loadMany reads the rows of t with the given ids into out; missing ids are
 // absent from it. On Postgres the reads are queued, and the caller sends them.
-func loadMany[T any](tx *Tx, what string, ids []string, idOf func(*T) string, out map[string]*T) error {
-	for chunk := range slices.Chunk(ids, idChunk) {
-		if tx.pipe != nil {
-			err := tx.queue(func(g *gorm.DB) *gorm.DB { return g.Where("id IN ?", chunk).Find(new([]T)) },
-				func(st *gorm.Statement, rows pgx.Rows) error {
-					return scanModels(st.Schema, rows, func(row *T) { out[idOf(row)] = row })
-				})
-			if err != nil {
-				return fmt.Errorf("store: load %d %s: %w", len(chunk), what, err)
+func loadMany[T any](tx *Tx, t *table[T], ids []string, out map[string]*T) error {
+	for start, n := range chunks(len(ids)) {
+		args := make([]any, n)
+		for i, id := range ids[start : start+n] {
+			args[i] = id
+		}
+		err := tx.query(tx.texts.text(t.load, n), args, func(scan func(...any) error) error {
+			row := new(T)
+			if err := scan(t.fields(row)...); err != nil {
+				return err
 			}
-			continue
-		}
-		rows, err := findAll[T](tx.g.Model(new(T)).Where("id IN ?", chunk), len(chunk))
+			out[t.id(row)] = row
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("store: load %d %s: %w", len(chunk), what, err)
-		}
-		for i := range rows {
-			out[idOf(&rows[i])] = &rows[i]
+			return fmt.Errorf("store: load %d %s: %w", n, t.name, err)
 		}
 	}
 	return nil
 }
 
-// putMany upserts whole rows, several per statement.
-func putMany[T any](tx *Tx, what string, rows []*T) error {
-	for chunk := range slices.Chunk(rows, idChunk) {
-		err := tx.later(func(g *gorm.DB) *gorm.DB {
-			return g.Clauses(clause.OnConflict{UpdateAll: true}).Create(chunk)
-		})
-		if err != nil {
-			return fmt.Errorf("store: write %d %s: %w", len(chunk), what, err)
+// putMany upserts whole rows of t, several per statement.
+func putMany[T any](tx *Tx, t *table[T], rows []*T) error {
+	for start, n := range chunks(len(rows)) {
+		args := make([]any, 0, n*len(t.columns))
+		for _, row := range rows[start : start+n] {
+			args = t.values(row, args)
+		}
+		if err := tx.exec(tx.texts.text(t.upsert, n), args); err != nil {
+			return fmt.Errorf("store: write %d %s: %w", n, t.name, err)
 		}
 	}
 	return nil
@@ -111,10 +103,10 @@ func (tx *Tx) LoadLater(keys Keys) func() (*Rows, error) {
 		WorkflowRuns:  make(map[string]*models.WorkflowRun, len(keys.WorkflowRuns)),
 	}
 	err := errors.Join(
-		loadMany(tx, "contacts", keys.Contacts, func(c *models.Contact) string { return c.ID }, r.Contacts),
-		loadMany(tx, "conversations", keys.Conversations, func(c *models.Conversation) string { return c.ID }, r.Conversations),
-		loadMany(tx, "messages", keys.Messages, func(m *models.Message) string { return m.ID }, r.Messages),
-		loadMany(tx, "workflow runs", keys.WorkflowRuns, func(w *models.WorkflowRun) string { return w.ID }, r.WorkflowRuns),
+		loadMany(tx, contactsTable, keys.Contacts, r.Contacts),
+		loadMany(tx, conversationsTable, keys.Conversations, r.Conversations),
+		loadMany(tx, messagesTable, keys.Messages, r.Messages),
+		loadMany(tx, workflowRunsTable, keys.WorkflowRuns, r.WorkflowRuns),
 	)
 	return func() (*Rows, error) {
 		if err == nil {
@@ -129,31 +121,25 @@ func (tx *Tx) LoadLater(keys Keys) func() (*Rows, error) {
 
 // PutContacts writes contacts and replaces the tag index of those in tags.
 func (tx *Tx) PutContacts(rows []*models.Contact, tags map[string][]string) error {
-	if err := putMany(tx, "contacts", rows); err != nil {
+	if err := putMany(tx, contactsTable, rows); err != nil {
 		return err
 	}
-	if len(tags) == 0 {
-		return nil
-	}
-	ids := make([]string, 0, len(tags))
-	var pairs []models.ContactTag
+	ids := make([]any, 0, len(tags))
+	var pairs []any
 	for id, list := range tags {
 		ids = append(ids, id)
 		for _, t := range list {
-			pairs = append(pairs, models.ContactTag{ContactID: id, Tag: t})
+			pairs = append(pairs, id, t)
 		}
 	}
-	for chunk := range slices.Chunk(ids, idChunk) {
-		err := tx.later(func(g *gorm.DB) *gorm.DB {
-			return g.Where("contact_id IN ?", chunk).Delete(&models.ContactTag{})
-		})
-		if err != nil {
-			return fmt.Errorf("store: clear tags of %d contacts: %w", len(chunk), err)
+	for start, n := range chunks(len(ids)) {
+		if err := tx.exec(tx.texts.text(clearTags, n), ids[start:start+n]); err != nil {
+			return fmt.Errorf("store: clear tags of %d contacts: %w", n, err)
 		}
 	}
-	for chunk := range slices.Chunk(pairs, 500) {
-		if err := tx.later(func(g *gorm.DB) *gorm.DB { return g.Create(chunk) }); err != nil {
-			return fmt.Errorf("store: write %d tags: %w", len(chunk), err)
+	for start, n := range chunks(len(pairs) / 2) {
+		if err := tx.exec(tx.texts.text(insertTags, n), pairs[2*start:2*(start+n)]); err != nil {
+			return fmt.Errorf("store: write %d tags: %w", n, err)
 		}
 	}
 	return nil
@@ -161,13 +147,13 @@ func (tx *Tx) PutContacts(rows []*models.Contact, tags map[string][]string) erro
 
 // PutConversations writes conversations.
 func (tx *Tx) PutConversations(rows []*models.Conversation) error {
-	return putMany(tx, "conversations", rows)
+	return putMany(tx, conversationsTable, rows)
 }
 
 // PutMessages writes messages.
-func (tx *Tx) PutMessages(rows []*models.Message) error { return putMany(tx, "messages", rows) }
+func (tx *Tx) PutMessages(rows []*models.Message) error { return putMany(tx, messagesTable, rows) }
 
 // PutWorkflowRuns writes workflow runs.
 func (tx *Tx) PutWorkflowRuns(rows []*models.WorkflowRun) error {
-	return putMany(tx, "workflow runs", rows)
+	return putMany(tx, workflowRunsTable, rows)
 }

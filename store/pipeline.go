@@ -5,14 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
-	"gorm.io/gorm/schema"
 
 	"github.com/buzzmirror/buzzmirror/models"
 )
@@ -114,7 +112,7 @@ func (db *DB) writePipelined(ctx context.Context, fn func(*Tx) error) error {
 	}
 	defer conn.Close() // a connection left inside a transaction is discarded (pgx's ResetSession)
 	p := &pipe{ctx: ctx, conn: conn}
-	tx := &Tx{now: models.NewTime(db.Now()), pipe: p, seq: -1}
+	tx := &Tx{now: models.NewTime(db.Now()), pipe: p, texts: &db.texts, seq: -1}
 	tx.g = db.write.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.g.Statement.ConnPool = pipeConn{p}
 	p.queue(pipedStmt{sql: "BEGIN"})
@@ -141,29 +139,6 @@ func (db *DB) writePipelined(ctx context.Context, fn func(*Tx) error) error {
 	defer cancel()
 	_, _ = conn.ExecContext(rollbackCtx, "ROLLBACK")
 	return err
-}
-
-// scanModels reads rows into values of T, each column into its field.
-func scanModels[T any](s *schema.Schema, rows pgx.Rows, each func(*T)) error {
-	descs := rows.FieldDescriptions()
-	columns := make([]string, len(descs))
-	for i, d := range descs {
-		columns[i] = d.Name
-	}
-	fields, err := columnFields(s, columns)
-	if err != nil {
-		return err
-	}
-	dst := make([]any, len(fields))
-	for rows.Next() {
-		row := new(T)
-		fieldPointers(fields, reflect.ValueOf(row).Elem(), dst)
-		if err := rows.Scan(dst...); err != nil {
-			return err
-		}
-		each(row)
-	}
-	return rows.Err()
 }
 
 // pipeConn is the connection GORM sees inside a pipelined transaction: it

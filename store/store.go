@@ -43,6 +43,8 @@ type DB struct {
 	walFrames     atomic.Int64 // SQLite: WAL length the last checkpoint saw
 	checkpointing stdsync.Mutex
 
+	texts texts // the writer's bulk statements (bulk.go)
+
 	// Now is the clock behind receivedAt and syncedAt; tests replace it.
 	Now func() time.Time
 }
@@ -59,7 +61,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	if opts.MaxOpenConns <= 0 {
 		opts.MaxOpenConns = 4
 	}
-	db := &DB{driver: driver, Now: time.Now}
+	db := &DB{driver: driver, Now: time.Now, texts: texts{postgres: driver == DriverPostgres}}
 	var err error
 	switch driver {
 	case DriverSQLite:
@@ -184,6 +186,8 @@ func sqliteDSN(path string, role sqliteRole) string {
 	switch role {
 	case sqliteWriter:
 		q.Set("_cache_size", "-65536")
+		// The compiled bulk statements (bulk.go): about a hundred texts.
+		q.Set("_stmt_cache_size", "160")
 		q.Set("_txlock", "immediate")
 		if !setsSynchronous(path) {
 			q.Set("vfs", walVFS)

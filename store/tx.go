@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/buzzmirror/buzzmirror/models"
 )
@@ -19,11 +17,12 @@ import (
 // across instances too) commit in the order of their positions and a reader
 // of the change feed can never see position n+1 before n.
 type Tx struct {
-	g    *gorm.DB
-	pipe *pipe // Postgres: statements waiting for the next round trip
-	seq  int64 // -1 until the pipeline's first round trip answered
-	now  models.Time
-	err  error // a failure Seq could not return; fails the commit
+	g     *gorm.DB
+	pipe  *pipe  // Postgres: statements waiting for the next round trip
+	texts *texts // the bulk statements, in this database's placeholders
+	seq   int64  // -1 until the pipeline's first round trip answered
+	now   models.Time
+	err   error // a failure Seq could not return; fails the commit
 }
 
 const takeFeedPosition = "UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq"
@@ -40,8 +39,9 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 			// transaction nothing waits for a lock, so its statements run
 			// on this one. The transaction still ends with ctx.
 			g = g.WithContext(context.WithoutCancel(ctx))
-			tx := &Tx{g: g, now: models.NewTime(db.Now())}
-			if err := g.Raw(takeFeedPosition).Scan(&tx.seq).Error; err != nil {
+			tx := &Tx{g: g, texts: &db.texts, now: models.NewTime(db.Now())}
+			err := tx.query(takeFeedPosition, nil, func(scan func(...any) error) error { return scan(&tx.seq) })
+			if err != nil {
 				return unavailable(fmt.Errorf("store: take feed position: %w", err))
 			}
 			return fn(tx)
@@ -98,44 +98,51 @@ func (tx *Tx) Sync() error {
 	return nil
 }
 
-// later runs the statement build makes of g, or on Postgres queues it for
-// the next round trip.
-func (tx *Tx) later(build func(g *gorm.DB) *gorm.DB) error {
-	if tx.pipe == nil {
-		return build(tx.g).Error
+// exec runs a statement whose answer only says whether it failed, or on
+// Postgres queues it for the next round trip.
+func (tx *Tx) exec(query string, args []any) error {
+	if tx.pipe != nil {
+		tx.pipe.queue(pipedStmt{sql: query, args: args})
+		return nil
 	}
-	return tx.queue(build, nil)
+	_, err := tx.g.Statement.ConnPool.ExecContext(tx.g.Statement.Context, query, args...)
+	return err
 }
 
-// queue has GORM build a statement as a dry run and queues it on the
-// Postgres pipeline; read, if not nil, gets its rows when it has run.
-func (tx *Tx) queue(build func(g *gorm.DB) *gorm.DB, read func(*gorm.Statement, pgx.Rows) error) error {
-	dry := build(tx.g.Session(&gorm.Session{DryRun: true}))
-	if dry.Error != nil {
-		return dry.Error
+// rowScanner is what database/sql's and pgx's rows have in common.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// query runs a statement and hands each row it answers to row, which
+// scans it. On Postgres the statement is queued, and row runs when the
+// next round trip answers (Sync sends it now).
+func (tx *Tx) query(query string, args []any, row func(scan func(...any) error) error) error {
+	if tx.pipe != nil {
+		tx.pipe.queue(pipedStmt{sql: query, args: args, read: func(rows pgx.Rows) error { return eachRow(rows, row) }})
+		return nil
 	}
-	st := dry.Statement
-	s := pipedStmt{sql: st.SQL.String(), args: st.Vars}
-	if read != nil {
-		s.read = func(rows pgx.Rows) error { return read(st, rows) }
+	rows, err := tx.g.Statement.ConnPool.QueryContext(tx.g.Statement.Context, query, args...)
+	if err != nil {
+		return err
 	}
-	tx.pipe.queue(s)
-	return nil
+	defer rows.Close()
+	return eachRow(rows, row)
+}
+
+func eachRow(rows rowScanner, row func(scan func(...any) error) error) error {
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // Now is the transaction's clock reading, used for receivedAt and syncedAt.
 func (tx *Tx) Now() models.Time { return tx.now }
-
-// InsertEvent journals e and reports false, writing nothing, when its id is
-// already stored. The unique key decides, never a prior check, so of several
-// concurrent copies exactly one is inserted.
-func (tx *Tx) InsertEvent(e *models.Event) (bool, error) {
-	res := tx.g.Clauses(clause.OnConflict{DoNothing: true}).Create(e)
-	if res.Error != nil {
-		return false, fmt.Errorf("store: insert event %s: %w", e.ID, res.Error)
-	}
-	return res.RowsAffected == 1, nil
-}
 
 // SetEventOutcome records what became of a journaled event.
 func (tx *Tx) SetEventOutcome(id string, status models.EventStatus, reason *string) error {
@@ -183,53 +190,29 @@ func (tx *Tx) LastMessageAt(conversationID string, except []string) (*models.Tim
 
 func formatNow(db *DB) string { return models.FormatTime(db.Now()) }
 
-// insertChunk is how many journal rows one INSERT carries: seven parameters
-// each stays far below both databases' limits.
-const insertChunk = 500
-
 // InsertEvents journals rows in bulk and returns the ids it inserted; an id
 // already stored, in the journal or earlier in rows, is skipped.
 func (tx *Tx) InsertEvents(rows []models.Event) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
-	for start := 0; start < len(rows); start += insertChunk {
-		chunk := rows[start:min(start+insertChunk, len(rows))]
-		var sql strings.Builder
-		sql.WriteString("INSERT INTO events (id, type, status, error, created_at, received_at, payload) VALUES ")
-		args := make([]any, 0, 7*len(chunk))
-		for i, e := range chunk {
-			if i > 0 {
-				sql.WriteString(", ")
+	for start, n := range chunks(len(rows)) {
+		args := make([]any, 0, n*len(eventColumns))
+		for i := range rows[start : start+n] {
+			args = eventValues(&rows[start+i], args)
+		}
+		err := tx.query(tx.texts.text(insertEvents, n), args, func(scan func(...any) error) error {
+			var id string
+			if err := scan(&id); err != nil {
+				return err
 			}
-			sql.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, e.ID, e.Type, e.Status, e.Error, e.CreatedAt, e.ReceivedAt, e.Payload)
-		}
-		sql.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
-		ids, err := tx.textColumn(sql.String(), args)
-		if err != nil {
-			return nil, fmt.Errorf("store: insert %d events: %w", len(chunk), err)
-		}
-		for _, id := range ids {
 			inserted[id] = true
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: insert %d events: %w", n, err)
 		}
+	}
+	if err := tx.Sync(); err != nil {
+		return nil, fmt.Errorf("store: insert %d events: %w", len(rows), err)
 	}
 	return inserted, nil
-}
-
-// textColumn runs a statement that answers one text column, on Postgres in one
-// round trip with whatever is queued.
-func (tx *Tx) textColumn(query string, args []any) ([]string, error) {
-	var out []string
-	if tx.pipe == nil {
-		err := tx.g.Raw(query, args...).Scan(&out).Error
-		return out, err
-	}
-	err := tx.queue(func(g *gorm.DB) *gorm.DB { return g.Raw(query, args...) },
-		func(_ *gorm.Statement, rows pgx.Rows) (err error) {
-			out, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			return err
-		})
-	if err == nil {
-		err = tx.pipe.send()
-	}
-	return out, err
 }
