@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,4 +67,21 @@ func TestWriteIsAllOrNothing(t *testing.T) {
 			t.Fatalf("the connection is unusable after the rollback: %v", err)
 		}
 	})
+}
+
+// TestPostgresWritesPlanForTheirArguments checks the write pool's
+// sessions: with plans made without the arguments, Postgres scanned the
+// whole table for the writer's id IN (...) loads (postgresDSN).
+func TestPostgresWritesPlanForTheirArguments(t *testing.T) {
+	if !slices.Contains(storetest.Drivers(t), store.DriverPostgres) {
+		t.Skip("no Postgres")
+	}
+	db := storetest.Open(t, store.DriverPostgres)
+	var mode string
+	if err := store.WriteGorm(db).Raw("SHOW plan_cache_mode").Scan(&mode).Error; err != nil {
+		t.Fatal(err)
+	}
+	if mode != "force_custom_plan" {
+		t.Errorf("plan_cache_mode = %q, want force_custom_plan", mode)
+	}
 }
