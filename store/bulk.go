@@ -99,16 +99,16 @@ func (t *texts) text(s *shape, n int) string {
 	return v.(string)
 }
 
-// upsertShape writes whole rows of table, replacing every column but id
-// when the id is stored.
-func upsertShape(table string, columns []string) *shape {
-	set := make([]string, 0, len(columns)-1)
-	for _, c := range columns[1:] {
-		set = append(set, fmt.Sprintf("%s = excluded.%s", c, c))
+// upsertShape writes whole rows of table; when the id is stored, it sets
+// the columns in set.
+func upsertShape(table string, columns, set []string) *shape {
+	assign := make([]string, len(set))
+	for i, c := range set {
+		assign[i] = fmt.Sprintf("%s = excluded.%s", c, c)
 	}
 	return &shape{
 		head:  fmt.Sprintf("INSERT INTO %s (%s) VALUES ", table, strings.Join(columns, ", ")),
-		tail:  " ON CONFLICT (id) DO UPDATE SET " + strings.Join(set, ", "),
+		tail:  " ON CONFLICT (id) DO UPDATE SET " + strings.Join(assign, ", "),
 		width: len(columns),
 	}
 }

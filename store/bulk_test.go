@@ -5,6 +5,7 @@ import (
 	"slices"
 	stdsync "sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm/schema"
 
@@ -116,4 +117,25 @@ func TestTablesMatchModels(t *testing.T) {
 		var e models.Event
 		check(t, &e, eventColumns, len(eventValues(&e, nil)), len(eventColumns))
 	})
+}
+
+// TestKeysMatchValues checks each table's keyOf against the values the
+// writer compares it with.
+func TestKeysMatchValues(t *testing.T) {
+	s := func(v string) *string { return &v }
+	at := models.NewTime(time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC))
+	check := func(t *testing.T, name string, keys, vals []any) {
+		t.Helper()
+		if !slices.Equal(keys, vals) {
+			t.Errorf("%s: keyOf = %v, values at the keys = %v", name, keys, vals)
+		}
+	}
+	c := &models.Contact{ID: "c", PhoneNorm: s("+1"), EmailNorm: s("a@b"), UpdatedAt: at}
+	check(t, "contacts", contactsTable.keyOf(c), contactsTable.keysIn(contactsTable.values(c, nil)))
+	cv := &models.Conversation{ID: "v", ContactID: s("c"), UpdatedAt: at}
+	check(t, "conversations", conversationsTable.keyOf(cv), conversationsTable.keysIn(conversationsTable.values(cv, nil)))
+	m := &models.Message{ID: "m", ConversationID: "v", ContactID: s("c"), CreatedAt: at, UpdatedAt: at}
+	check(t, "messages", messagesTable.keyOf(m), messagesTable.keysIn(messagesTable.values(m, nil)))
+	r := &models.WorkflowRun{ID: "r", WorkflowID: "w", ContactID: s("c"), TriggeredAt: at}
+	check(t, "workflow_runs", workflowRunsTable.keyOf(r), workflowRunsTable.keysIn(workflowRunsTable.values(r, nil)))
 }

@@ -34,7 +34,9 @@ func loadMany[T any](tx *Tx, t *table[T], ids []string, out map[string]*T) error
 			if err := scan(t.fields(row)...); err != nil {
 				return err
 			}
-			out[t.id(row)] = row
+			id := t.id(row)
+			out[id] = row
+			tx.storedKeys(t.slot)[id] = t.keyOf(row)
 			return nil
 		})
 		if err != nil {
@@ -44,15 +46,30 @@ func loadMany[T any](tx *Tx, t *table[T], ids []string, out map[string]*T) error
 	return nil
 }
 
-// putMany upserts whole rows of t, several per statement.
+// putMany upserts whole rows of t, several per statement. A row loaded in
+// this transaction has only those of its indexed columns set that changed
+// (see table); the others are written whole.
 func putMany[T any](tx *Tx, t *table[T], rows []*T) error {
-	for start, n := range chunks(len(rows)) {
-		args := make([]any, 0, n*len(t.columns))
-		for _, row := range rows[start : start+n] {
-			args = t.values(row, args)
+	stored := tx.storedKeys(t.slot)
+	byMask := make([][][]any, len(t.upsert)) // the rows' values, by the keys they set
+	for _, row := range rows {
+		vals := t.values(row, make([]any, 0, len(t.columns)))
+		id := t.id(row)
+		mask := t.changed(stored[id], vals)
+		byMask[mask] = append(byMask[mask], vals)
+		if stored[id] != nil {
+			stored[id] = t.keysIn(vals)
 		}
-		if err := tx.exec(tx.texts.text(t.upsert, n), args); err != nil {
-			return fmt.Errorf("store: write %d %s: %w", n, t.name, err)
+	}
+	for mask, group := range byMask {
+		for start, n := range chunks(len(group)) {
+			args := make([]any, 0, n*len(t.columns))
+			for _, vals := range group[start : start+n] {
+				args = append(args, vals...)
+			}
+			if err := tx.exec(tx.texts.text(t.upsert[mask], n), args); err != nil {
+				return fmt.Errorf("store: write %d %s: %w", n, t.name, err)
+			}
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -101,4 +102,126 @@ func same[T any](t *testing.T, what string, want []*T, got map[string]*T, id fun
 			t.Errorf("%s %s:\n got %+v\nwant %+v", what, id(w), g, w)
 		}
 	}
+}
+
+// TestMirrorRowsUpdateRoundTrip loads stored rows and writes them back
+// changed, twice in one transaction and once more after a savepoint that
+// failed: an indexed column is written only when it changed since the
+// database last held the row, so a value changed and then changed back
+// within one transaction must still arrive, and so must one changed again
+// after the rollback undid a write the transaction had seen.
+func TestMirrorRowsUpdateRoundTrip(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := func(s int) models.Time { return models.NewTime(time.Date(2026, 6, 1, 10, 0, s, 0, time.UTC)) }
+		var keys store.Keys
+		var convs []*models.Conversation
+		var msgs []*models.Message
+		for i := range 12 {
+			id := fmt.Sprint(i)
+			keys.Conversations = append(keys.Conversations, "conv_"+id)
+			keys.Messages = append(keys.Messages, "msg_"+id)
+			convs = append(convs, &models.Conversation{ID: "conv_" + id, ContactID: ptr("cnt_a"), Status: models.ConversationOpen,
+				Versions: models.Versions{}, CreatedAt: at(1), UpdatedAt: at(1), SyncedAt: at(1)})
+			msgs = append(msgs, &models.Message{ID: "msg_" + id, ConversationID: "conv_a", ContactID: ptr("cnt_a"),
+				Direction: models.DirectionOutbound, Status: models.MessageSent, Versions: models.Versions{},
+				CreatedAt: at(1), UpdatedAt: at(1), SyncedAt: at(1)})
+		}
+		write := func(fn func(tx *store.Tx) error) {
+			t.Helper()
+			if err := db.Write(ctx, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		load := func(tx *store.Tx) *store.Rows {
+			t.Helper()
+			rows, err := tx.LoadLater(keys)()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rows
+		}
+		write(func(tx *store.Tx) error {
+			if err := tx.PutConversations(convs); err != nil {
+				return err
+			}
+			return tx.PutMessages(msgs)
+		})
+
+		want := map[string]models.Conversation{}
+		wantMsg := map[string]models.Message{}
+		write(func(tx *store.Tx) error {
+			rows := load(tx)
+			var cs []*models.Conversation
+			var ms []*models.Message
+			for i, id := range keys.Conversations {
+				c, m := rows.Conversations[id], rows.Messages[keys.Messages[i]]
+				switch i % 4 {
+				case 0: // an indexed column changes
+					c.ContactID, m.ConversationID, m.CreatedAt = ptr("cnt_b"), "conv_b", at(0)
+				case 1: // it changes and is cleared
+					c.ContactID, m.ContactID = nil, nil
+				case 2: // only unindexed columns change
+					c.MessageCount, m.Status = 7, models.MessageFailed
+				case 3: // nothing changes but the feed position
+				}
+				c.Seq, m.Seq = 2, 2
+				cs, ms = append(cs, c), append(ms, m)
+			}
+			if err := tx.PutConversations(cs); err != nil {
+				return err
+			}
+			if err := tx.PutMessages(ms); err != nil {
+				return err
+			}
+			// Back again, in the same transaction, for half of them.
+			for i := range cs {
+				if i%2 == 0 {
+					cs[i].ContactID, ms[i].ConversationID, ms[i].ContactID, ms[i].CreatedAt = ptr("cnt_a"), "conv_a", ptr("cnt_a"), at(1)
+				}
+			}
+			if err := tx.PutConversations(cs); err != nil {
+				return err
+			}
+			if err := tx.PutMessages(ms); err != nil {
+				return err
+			}
+			// A savepoint writes and fails: its writes are undone.
+			failed := errors.New("refused")
+			err := tx.Savepoint("t", func() error {
+				if err := tx.PutConversations([]*models.Conversation{{ID: cs[0].ID, ContactID: ptr("cnt_z"), Status: cs[0].Status,
+					Versions: models.Versions{}, CreatedAt: at(1), UpdatedAt: at(1), SyncedAt: at(1)}}); err != nil {
+					return err
+				}
+				return failed
+			})
+			if !errors.Is(err, failed) {
+				return fmt.Errorf("savepoint: %w", err)
+			}
+			// cs[0] takes the value the undone write had set, cs[1] is
+			// written again unchanged.
+			cs[0].ContactID = ptr("cnt_z")
+			if err := tx.PutConversations(cs[:2]); err != nil {
+				return err
+			}
+			for i := range cs {
+				want[cs[i].ID], wantMsg[ms[i].ID] = *cs[i], *ms[i]
+			}
+			return nil
+		})
+		write(func(tx *store.Tx) error {
+			rows := load(tx)
+			for id, w := range want {
+				if g := rows.Conversations[id]; g == nil || !reflect.DeepEqual(*g, w) {
+					t.Errorf("conversation %s:\n got %+v\nwant %+v", id, g, w)
+				}
+			}
+			for id, w := range wantMsg {
+				if g := rows.Messages[id]; g == nil || !reflect.DeepEqual(*g, w) {
+					t.Errorf("message %s:\n got %+v\nwant %+v", id, g, w)
+				}
+			}
+			return nil
+		})
+	})
 }

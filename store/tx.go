@@ -17,12 +17,22 @@ import (
 // across instances too) commit in the order of their positions and a reader
 // of the change feed can never see position n+1 before n.
 type Tx struct {
-	g     *gorm.DB
-	pipe  *pipe  // Postgres: statements waiting for the next round trip
-	texts *texts // the bulk statements, in this database's placeholders
-	seq   int64  // -1 until the pipeline's first round trip answered
-	now   models.Time
-	err   error // a failure Seq could not return; fails the commit
+	g      *gorm.DB
+	pipe   *pipe  // Postgres: statements waiting for the next round trip
+	texts  *texts // the bulk statements, in this database's placeholders
+	seq    int64  // -1 until the pipeline's first round trip answered
+	now    models.Time
+	err    error                        // a failure Seq could not return; fails the commit
+	stored [tableSlots]map[string][]any // by table, the indexed values the database holds for rows loaded (see table)
+}
+
+// storedKeys is what the transaction knows of the stored rows of a table:
+// the indexed values of each, by id.
+func (tx *Tx) storedKeys(slot int) map[string][]any {
+	if tx.stored[slot] == nil {
+		tx.stored[slot] = map[string][]any{}
+	}
+	return tx.stored[slot]
 }
 
 const takeFeedPosition = "UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq"
@@ -165,6 +175,8 @@ func (tx *Tx) Savepoint(name string, fn func() error) error {
 		err = tx.Sync() // what fn queued must fail here, if at all
 	}
 	if err != nil {
+		// The rows fn wrote are back as they were; forget what it learnt.
+		tx.stored = [tableSlots]map[string][]any{}
 		if rbErr := tx.g.RollbackTo(name).Error; rbErr != nil {
 			return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rbErr, err)
 		}
