@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
 
 // JSON is a JSON document stored as text. A nil JSON is SQL NULL.
@@ -139,9 +140,11 @@ func (vs *Versions) Scan(src any) error {
 	default:
 		return fmt.Errorf("models: cannot scan %T into Versions", src)
 	}
-	var st storedVersions
-	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("models: scan versions: %w", err)
+	st, ok := decodeStored(b)
+	if !ok {
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("models: scan versions: %w", err)
+		}
 	}
 	m := make(Versions, len(st.Fields))
 	for k, i := range st.Fields {
@@ -156,3 +159,89 @@ func (vs *Versions) Scan(src any) error {
 
 // GormDataType keeps GORM from guessing a column type.
 func (Versions) GormDataType() string { return "string" }
+
+// decodeStored reads what Encode writes, when every string in it is plain
+// (no escapes), as nearly all are; ok is false for anything else, which
+// encoding/json then reads. The writer decodes the versions of every row
+// it loads.
+func decodeStored(b []byte) (st storedVersions, ok bool) {
+	d := plainJSON{b: b}
+	if !d.take(`{"v":[`) {
+		return st, false
+	}
+	st.Versions = []string{}
+	for !d.take("]") {
+		if len(st.Versions) > 0 && !d.take(",") {
+			return st, false
+		}
+		v, ok := d.str()
+		if !ok {
+			return st, false
+		}
+		st.Versions = append(st.Versions, v)
+	}
+	if !d.take(`,"f":{`) {
+		return st, false
+	}
+	st.Fields = map[string]int{}
+	for !d.take("}") {
+		if len(st.Fields) > 0 && !d.take(",") {
+			return st, false
+		}
+		k, ok := d.str()
+		if !ok || !d.take(":") {
+			return st, false
+		}
+		i, ok := d.index()
+		if !ok {
+			return st, false
+		}
+		if _, dup := st.Fields[k]; dup {
+			return st, false // encoding/json keeps the last; leave it to it
+		}
+		st.Fields[k] = i
+	}
+	return st, d.take("}") && len(d.b) == 0
+}
+
+// plainJSON reads the few tokens decodeStored needs from the front of b.
+type plainJSON struct{ b []byte }
+
+func (d *plainJSON) take(lit string) bool {
+	if len(d.b) < len(lit) || string(d.b[:len(lit)]) != lit {
+		return false
+	}
+	d.b = d.b[len(lit):]
+	return true
+}
+
+// str reads a string without escapes or control characters.
+func (d *plainJSON) str() (string, bool) {
+	if len(d.b) == 0 || d.b[0] != '"' {
+		return "", false
+	}
+	for i := 1; i < len(d.b); i++ {
+		switch c := d.b[i]; {
+		case c == '"':
+			s := string(d.b[1:i])
+			d.b = d.b[i+1:]
+			return s, utf8.ValidString(s)
+		case c == '\\' || c < 0x20:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// index reads a small non-negative integer, as Encode writes it.
+func (d *plainJSON) index() (int, bool) {
+	n, i := 0, 0
+	for ; i < len(d.b) && i < 9 && d.b[i] >= '0' && d.b[i] <= '9'; i++ {
+		n = n*10 + int(d.b[i]-'0')
+	}
+	if i == 0 || (i > 1 && d.b[0] == '0') || (i < len(d.b) && d.b[i] >= '0' && d.b[i] <= '9') {
+		return 0, false
+	}
+	d.b = d.b[i:]
+	return n, true
+}
