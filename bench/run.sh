@@ -27,6 +27,12 @@ serve() { # serve [flags...]: start the service, wait until ready, print its pid
 }
 ingest() { "$bm" bench ingest --url "http://$BUZZMIRROR_LISTEN/webhooks/buzzbip" --connections 64 --duration "${secs}s" --server-pid "$1"; }
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
+settle() { # settle [DATABASE]: remove what the run before wrote and let the disk catch up, so that no run pays for another's writeback
+  rm -f "$work"/*.db "$work"/*.db-wal "$work"/*.db-shm
+  if [ -n "${1:-}" ]; then psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" >/dev/null; fi
+  psql -q "$PG" -c CHECKPOINT >/dev/null 2>&1 || true
+  sync; sleep 5
+}
 fresh_pg() { # fresh_pg NAME: an empty Postgres database, its DSN on stdout
   psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
   echo "${PG/\/postgres\?//$1?}"
@@ -34,16 +40,17 @@ fresh_pg() { # fresh_pg NAME: an empty Postgres database, its DSN on stdout
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(go version)"
 if [ "$part" != rebuild ]; then
+settle
 echo "== ingest, SQLite, full projection"
-pid=$(BUZZMIRROR_DATABASE_DSN="$work/mirror.db" serve); ingest "$pid"; stop "$pid"
+pid=$(BUZZMIRROR_DATABASE_DSN="$work/mirror.db" serve); ingest "$pid"; stop "$pid"; settle
 echo "== ingest, SQLite, journal only (baseline)"
-pid=$(BUZZMIRROR_DATABASE_DSN="$work/journal.db" serve --journal-only); ingest "$pid"; stop "$pid"
+pid=$(BUZZMIRROR_DATABASE_DSN="$work/journal.db" serve --journal-only); ingest "$pid"; stop "$pid"; settle
 echo "== ingest, Postgres, full projection"
 dsn=$(fresh_pg buzzmirror_bench)
-pid=$(BUZZMIRROR_DATABASE_DRIVER=postgres BUZZMIRROR_DATABASE_DSN="$dsn" serve); ingest "$pid"; stop "$pid"
+pid=$(BUZZMIRROR_DATABASE_DRIVER=postgres BUZZMIRROR_DATABASE_DSN="$dsn" serve); ingest "$pid"; stop "$pid"; settle buzzmirror_bench
 echo "== ingest, Postgres, journal only (baseline)"
 dsn=$(fresh_pg buzzmirror_bench_journal)
-pid=$(BUZZMIRROR_DATABASE_DRIVER=postgres BUZZMIRROR_DATABASE_DSN="$dsn" serve --journal-only); ingest "$pid"; stop "$pid"
+pid=$(BUZZMIRROR_DATABASE_DRIVER=postgres BUZZMIRROR_DATABASE_DSN="$dsn" serve --journal-only); ingest "$pid"; stop "$pid"; settle buzzmirror_bench_journal
 fi
 [ "$part" = ingest ] && exit 0
 

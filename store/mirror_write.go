@@ -51,21 +51,20 @@ func loadMany[T any](tx *Tx, t *table[T], ids []string, out map[string]*T) error
 // (see table); the others are written whole.
 func putMany[T any](tx *Tx, t *table[T], rows []*T) error {
 	stored := tx.storedKeys(t.slot)
-	byMask := make([][][]any, len(t.upsert)) // the rows' values, by the keys they set
+	byMask := make([][]*T, len(t.upsert)) // the rows, by the keys they set
 	for _, row := range rows {
-		vals := t.values(row, make([]any, 0, len(t.columns)))
-		id := t.id(row)
-		mask := t.changed(stored[id], vals)
-		byMask[mask] = append(byMask[mask], vals)
+		id, keys := t.id(row), t.keyOf(row)
+		mask := t.changed(stored[id], keys)
+		byMask[mask] = append(byMask[mask], row)
 		if stored[id] != nil {
-			stored[id] = t.keysIn(vals)
+			stored[id] = keys
 		}
 	}
 	for mask, group := range byMask {
 		for start, n := range chunks(len(group)) {
 			args := make([]any, 0, n*len(t.columns))
-			for _, vals := range group[start : start+n] {
-				args = append(args, vals...)
+			for _, row := range group[start : start+n] {
+				args = t.values(row, args)
 			}
 			if err := tx.exec(tx.texts.text(t.upsert[mask], n), args); err != nil {
 				return fmt.Errorf("store: write %d %s: %w", n, t.name, err)

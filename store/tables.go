@@ -58,28 +58,19 @@ func (t *table[T]) init() *table[T] {
 // allKeys is the mask of a row the Tx knows nothing of: every column is set.
 func (t *table[T]) allKeys() int { return len(t.upsert) - 1 }
 
-// changed is the mask of the keys whose values in vals (a row's values)
-// differ from stored, what the database holds for the row.
-func (t *table[T]) changed(stored, vals []any) int {
+// changed is the mask of the keys whose values differ from stored, what
+// the database holds for the row.
+func (t *table[T]) changed(stored, keys []any) int {
 	if stored == nil {
 		return t.allKeys()
 	}
 	mask := 0
-	for i, at := range t.at {
-		if vals[at] != stored[i] {
+	for i := range keys {
+		if keys[i] != stored[i] {
 			mask |= 1 << i
 		}
 	}
 	return mask
-}
-
-// keysIn picks the keys out of a row's values.
-func (t *table[T]) keysIn(vals []any) []any {
-	keys := make([]any, len(t.at))
-	for i, at := range t.at {
-		keys[i] = vals[at]
-	}
-	return keys
 }
 
 // The slots of the tables in a Tx.
