@@ -97,26 +97,20 @@ func TestTablesMatchModels(t *testing.T) {
 			}
 		}
 	}
-	t.Run("contacts", func(t *testing.T) {
-		var c models.Contact
-		check(t, &c, contactsTable.columns, len(contactsTable.values(&c, nil)), len(contactsTable.fields(&c)))
-	})
-	t.Run("conversations", func(t *testing.T) {
-		var c models.Conversation
-		check(t, &c, conversationsTable.columns, len(conversationsTable.values(&c, nil)), len(conversationsTable.fields(&c)))
-	})
-	t.Run("messages", func(t *testing.T) {
-		var m models.Message
-		check(t, &m, messagesTable.columns, len(messagesTable.values(&m, nil)), len(messagesTable.fields(&m)))
-	})
-	t.Run("workflow_runs", func(t *testing.T) {
-		var r models.WorkflowRun
-		check(t, &r, workflowRunsTable.columns, len(workflowRunsTable.values(&r, nil)), len(workflowRunsTable.fields(&r)))
-	})
+	t.Run("contacts", func(t *testing.T) { checkTable(t, contactsTable, check) })
+	t.Run("conversations", func(t *testing.T) { checkTable(t, conversationsTable, check) })
+	t.Run("messages", func(t *testing.T) { checkTable(t, messagesTable, check) })
+	t.Run("workflow_runs", func(t *testing.T) { checkTable(t, workflowRunsTable, check) })
 	t.Run("events", func(t *testing.T) {
 		var e models.Event
 		check(t, &e, eventColumns, len(eventValues(&e, nil)), len(eventColumns))
 	})
+}
+
+func checkTable[T any](t *testing.T, tbl *table[T], check func(*testing.T, any, []string, int, int)) {
+	t.Helper()
+	var row T
+	check(t, &row, tbl.columns, len(tbl.values(&row, nil)), len(tbl.fields(&row)))
 }
 
 // TestKeysMatchValues checks each table's keyOf against the values the
