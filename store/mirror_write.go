@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 
@@ -48,31 +49,39 @@ func loadMany[T any](tx *Tx, t *table[T], ids []string, out map[string]*T) error
 
 // putMany upserts whole rows of t, several per statement. A row loaded in
 // this transaction has only those of its indexed columns set that changed
-// (see table); the others are written whole.
+// (see table); the others are written whole. Rows are grouped a window at
+// a time, so that a rebuild's flush of many thousands holds the values of
+// a few only.
 func putMany[T any](tx *Tx, t *table[T], rows []*T) error {
 	stored := tx.storedKeys(t.slot)
-	byMask := make([][]*T, len(t.upsert)) // the rows, by the keys they set
-	for _, row := range rows {
-		id, keys := t.id(row), t.keyOf(row)
-		mask := t.changed(stored[id], keys)
-		byMask[mask] = append(byMask[mask], row)
-		if stored[id] != nil {
-			stored[id] = keys
-		}
-	}
-	for mask, group := range byMask {
-		for start, n := range chunks(len(group)) {
-			args := make([]any, 0, n*len(t.columns))
-			for _, row := range group[start : start+n] {
-				args = t.values(row, args)
+	for window := range slices.Chunk(rows, putWindow) {
+		byMask := make([][]any, len(t.upsert)) // the rows' values, one after another, by the keys they set
+		counts := make([]int, len(t.upsert))
+		for _, row := range window {
+			vals := t.values(row, make([]any, 0, len(t.columns)))
+			id := t.id(row)
+			keys := t.keysIn(vals)
+			mask := t.changed(stored[id], keys)
+			byMask[mask] = append(byMask[mask], vals...)
+			counts[mask]++
+			if stored[id] != nil {
+				stored[id] = keys
 			}
-			if err := tx.exec(tx.texts.text(t.upsert[mask], n), args); err != nil {
-				return fmt.Errorf("store: write %d %s: %w", n, t.name, err)
+		}
+		width := len(t.columns)
+		for mask, args := range byMask {
+			for start, n := range chunks(counts[mask]) {
+				if err := tx.exec(tx.texts.text(t.upsert[mask], n), args[start*width:(start+n)*width]); err != nil {
+					return fmt.Errorf("store: write %d %s: %w", n, t.name, err)
+				}
 			}
 		}
 	}
 	return nil
 }
+
+// putWindow is how many rows putMany groups at a time.
+const putWindow = 1024
 
 // Contact loads a contact for update.
 func (tx *Tx) Contact(id string) (*models.Contact, error) {

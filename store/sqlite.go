@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	stdsync "sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -51,6 +52,14 @@ const (
 	checkpointEvery  = 2 * time.Second
 	walRestartFrames = 128 << 10 // 128 MiB of 1 KiB pages
 )
+
+// setupSQLite readies SQLite for this process, once: the page cache
+// (pcache.go) first, since it must come before SQLite initialises, which
+// registering a VFS does; then walVFS.
+var setupSQLite = stdsync.OnceValue(func() error {
+	installPageCache()
+	return registerWALVFS()
+})
 
 // sqliteConnector opens go-sqlite3 connections that run pragmas first,
 // without registering a driver name globally.

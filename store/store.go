@@ -65,7 +65,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	var err error
 	switch driver {
 	case DriverSQLite:
-		if err := registerWALVFS(); err != nil {
+		if err := setupSQLite(); err != nil {
 			return nil, err
 		}
 		db.write, err = openSQLitePool(sqliteDSN(dsn, sqliteWriter), sqliteWriterPragmas, 1)

@@ -17,7 +17,7 @@ import (
 // the writer remembers the indexed values of the rows it loaded, and sets
 // an indexed column of a stored row only when it changed. keys lists
 // those columns (seq changes with every write and is always set); keyOf
-// reads them from a row, in that order.
+// reads them from a loaded row, in that order, as values would.
 type table[T any] struct {
 	name    string
 	slot    int // where a Tx keeps what it knows of this table's stored rows
@@ -71,6 +71,15 @@ func (t *table[T]) changed(stored, keys []any) int {
 		}
 	}
 	return mask
+}
+
+// keysIn picks the keys out of a row's values.
+func (t *table[T]) keysIn(vals []any) []any {
+	keys := make([]any, len(t.at))
+	for i, at := range t.at {
+		keys[i] = vals[at]
+	}
+	return keys
 }
 
 // The slots of the tables in a Tx.

@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"fmt"
-	stdsync "sync"
 	"unsafe"
 )
 
@@ -28,17 +27,15 @@ import (
 // alone uses this VFS, and only when its DSN asks for FULL (sqliteDSN).
 const walVFS = "buzzmirror-wal"
 
-// registerWALVFS also installs the page cache (pcache.go) first, since
-// registering a VFS initialises SQLite.
-var registerWALVFS = stdsync.OnceValue(func() error {
-	installPageCache()
+// registerWALVFS registers walVFS with SQLite. Call it through setupSQLite.
+func registerWALVFS() error {
 	name := C.CString(walVFS) // SQLite keeps the pointer: never freed
 	if rc := C.buzzmirror_register_walvfs(name); rc != 0 {
 		C.free(unsafe.Pointer(name))
 		return fmt.Errorf("store: register SQLite VFS %s: code %d", walVFS, rc)
 	}
 	return nil
-})
+}
 
 // walVFSStats reports, over every WAL file since the process started, how
 // many writes SQLite asked for and how many reached the file.
