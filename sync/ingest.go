@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	stdsync "sync"
 	"sync/atomic"
 	"time"
@@ -192,7 +193,17 @@ func (s *Syncer) enqueue(req *request) error {
 }
 
 // writer commits what has queued up, batch after batch, until Close.
+//
+// It keeps one OS thread to itself (the thread ends with it). Unlocked, the
+// runtime hands its P to the HTTP goroutines during every long SQLite call
+// and resumes it on whichever thread it finds next, so the one goroutine
+// every answer waits for wandered between threads and cores: perf stat
+// counted 1,070 CPU migrations and 77,542 context switches in the server in
+// 10 s of ingest, against 327 and 49,278 locked. bench ingest, 30 s, three
+// interleaved pairs: SQLite 3,895, 3,078, 3,233 -> 4,347, 4,001, 4,191
+// events/s; Postgres (20 s) 3,404, 3,293, 2,167 -> 3,437, 3,706, 2,449.
 func (s *Syncer) writer() {
+	runtime.LockOSThread()
 	defer close(s.stopped)
 	batch := make([]*request, 0, s.opts.MaxBatch)
 	for first := range s.queue {
