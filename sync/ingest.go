@@ -201,7 +201,8 @@ func (s *Syncer) enqueue(req *request) error {
 // counted 1,070 CPU migrations and 77,542 context switches in the server in
 // 10 s of ingest, against 327 and 49,278 locked. bench ingest, 30 s, three
 // interleaved pairs: SQLite 3,895, 3,078, 3,233 -> 4,347, 4,001, 4,191
-// events/s; Postgres (20 s) 3,404, 3,293, 2,167 -> 3,437, 3,706, 2,449.
+// events/s. On Postgres, whose writer mostly waits on the network, 60 s
+// runs showed no difference either way (see BENCHMARKS.md).
 func (s *Syncer) writer() {
 	runtime.LockOSThread()
 	defer close(s.stopped)
