@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
@@ -9,6 +10,30 @@ import (
 
 // The API's resources are types of their own, so that a stored column never
 // reaches a client by accident.
+
+// instant is a time in an answer, written exactly as time.Time writes it
+// (RFC 3339, as many fractional digits as it needs). It is a TextMarshaler
+// where time.Time is a json.Marshaler: encoding/json scans and compacts
+// whatever a Marshaler returns, but quotes a TextMarshaler's text as it is.
+// A page of 50 messages holds 150 times; BenchmarkEncodeMessages went from
+// 64–69 to 44–47 µs, and `bench read` served 16 % more requests for the
+// same CPU (see BENCHMARKS.md).
+type instant struct{ t time.Time }
+
+func newInstant(t models.Time) instant { return instant{t.Time} }
+
+func optInstant(t *models.Time) *instant {
+	if t == nil {
+		return nil
+	}
+	return &instant{t.Time}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (i instant) MarshalText() ([]byte, error) { return i.t.MarshalText() }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (i *instant) UnmarshalText(b []byte) error { return i.t.UnmarshalText(b) }
 
 // Contact is the API form of models.Contact.
 type Contact struct {
@@ -19,39 +44,39 @@ type Contact struct {
 	Tags      json.RawMessage `json:"tags"`
 	Fields    json.RawMessage `json:"fields"`
 	Extra     json.RawMessage `json:"extra"`
-	CreatedAt models.Time     `json:"createdAt"`
-	UpdatedAt models.Time     `json:"updatedAt"`
-	SyncedAt  models.Time     `json:"syncedAt"`
+	CreatedAt instant         `json:"createdAt"`
+	UpdatedAt instant         `json:"updatedAt"`
+	SyncedAt  instant         `json:"syncedAt"`
 }
 
 func toContact(c *models.Contact) Contact {
 	return Contact{
 		ID: c.ID, Phone: c.Phone, Name: c.Name, Email: c.Email,
 		Tags: rawOr(c.Tags, "[]"), Fields: rawOr(c.Fields, "{}"), Extra: rawOr(c.Extra, "{}"),
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, SyncedAt: c.SyncedAt,
+		CreatedAt: newInstant(c.CreatedAt), UpdatedAt: newInstant(c.UpdatedAt), SyncedAt: newInstant(c.SyncedAt),
 	}
 }
 
 // Conversation is the API form of models.Conversation.
 type Conversation struct {
-	ID            string       `json:"id"`
-	ContactID     *string      `json:"contactId"`
-	Channel       *string      `json:"channel"`
-	Status        string       `json:"status"`
-	OpenedAt      *models.Time `json:"openedAt"`
-	ResolvedAt    *models.Time `json:"resolvedAt"`
-	LastMessageAt *models.Time `json:"lastMessageAt"`
-	MessageCount  int64        `json:"messageCount"`
-	CreatedAt     models.Time  `json:"createdAt"`
-	UpdatedAt     models.Time  `json:"updatedAt"`
-	SyncedAt      models.Time  `json:"syncedAt"`
+	ID            string   `json:"id"`
+	ContactID     *string  `json:"contactId"`
+	Channel       *string  `json:"channel"`
+	Status        string   `json:"status"`
+	OpenedAt      *instant `json:"openedAt"`
+	ResolvedAt    *instant `json:"resolvedAt"`
+	LastMessageAt *instant `json:"lastMessageAt"`
+	MessageCount  int64    `json:"messageCount"`
+	CreatedAt     instant  `json:"createdAt"`
+	UpdatedAt     instant  `json:"updatedAt"`
+	SyncedAt      instant  `json:"syncedAt"`
 }
 
 func toConversation(c *models.Conversation) Conversation {
 	return Conversation{
 		ID: c.ID, ContactID: c.ContactID, Channel: c.Channel, Status: c.Status,
-		OpenedAt: c.OpenedAt, ResolvedAt: c.ResolvedAt, LastMessageAt: c.LastMessageAt,
-		MessageCount: c.MessageCount, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, SyncedAt: c.SyncedAt,
+		OpenedAt: optInstant(c.OpenedAt), ResolvedAt: optInstant(c.ResolvedAt), LastMessageAt: optInstant(c.LastMessageAt),
+		MessageCount: c.MessageCount, CreatedAt: newInstant(c.CreatedAt), UpdatedAt: newInstant(c.UpdatedAt), SyncedAt: newInstant(c.SyncedAt),
 	}
 }
 
@@ -67,34 +92,34 @@ type Message struct {
 	From           *string         `json:"from"`
 	To             *string         `json:"to"`
 	Error          json.RawMessage `json:"error"`
-	CreatedAt      models.Time     `json:"createdAt"`
-	UpdatedAt      models.Time     `json:"updatedAt"`
-	SyncedAt       models.Time     `json:"syncedAt"`
+	CreatedAt      instant         `json:"createdAt"`
+	UpdatedAt      instant         `json:"updatedAt"`
+	SyncedAt       instant         `json:"syncedAt"`
 }
 
 func toMessage(m *models.Message) Message {
 	return Message{
 		ID: m.ID, ConversationID: m.ConversationID, ContactID: m.ContactID, Channel: m.Channel,
 		Direction: m.Direction, Status: m.Status, Body: m.Body, From: m.From, To: m.To,
-		Error: rawOr(m.Error, "null"), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, SyncedAt: m.SyncedAt,
+		Error: rawOr(m.Error, "null"), CreatedAt: newInstant(m.CreatedAt), UpdatedAt: newInstant(m.UpdatedAt), SyncedAt: newInstant(m.SyncedAt),
 	}
 }
 
 // WorkflowRun is the API form of models.WorkflowRun.
 type WorkflowRun struct {
-	ID             string      `json:"id"`
-	WorkflowID     string      `json:"workflowId"`
-	ContactID      *string     `json:"contactId"`
-	ConversationID *string     `json:"conversationId"`
-	Source         *string     `json:"source"`
-	TriggeredAt    models.Time `json:"triggeredAt"`
-	SyncedAt       models.Time `json:"syncedAt"`
+	ID             string  `json:"id"`
+	WorkflowID     string  `json:"workflowId"`
+	ContactID      *string `json:"contactId"`
+	ConversationID *string `json:"conversationId"`
+	Source         *string `json:"source"`
+	TriggeredAt    instant `json:"triggeredAt"`
+	SyncedAt       instant `json:"syncedAt"`
 }
 
 func toWorkflowRun(r *models.WorkflowRun) WorkflowRun {
 	return WorkflowRun{
 		ID: r.ID, WorkflowID: r.WorkflowID, ContactID: r.ContactID, ConversationID: r.ConversationID,
-		Source: r.Source, TriggeredAt: r.TriggeredAt, SyncedAt: r.SyncedAt,
+		Source: r.Source, TriggeredAt: newInstant(r.TriggeredAt), SyncedAt: newInstant(r.SyncedAt),
 	}
 }
 
@@ -104,13 +129,13 @@ type Event struct {
 	Type       string             `json:"type"`
 	Status     models.EventStatus `json:"status"`
 	Error      *string            `json:"error"`
-	CreatedAt  models.Time        `json:"createdAt"`
-	ReceivedAt models.Time        `json:"receivedAt"`
+	CreatedAt  instant            `json:"createdAt"`
+	ReceivedAt instant            `json:"receivedAt"`
 	Payload    json.RawMessage    `json:"payload,omitempty"`
 }
 
 func toEvent(e *models.Event, withPayload bool) Event {
-	out := Event{ID: e.ID, Type: e.Type, Status: e.Status, Error: e.Error, CreatedAt: e.CreatedAt, ReceivedAt: e.ReceivedAt}
+	out := Event{ID: e.ID, Type: e.Type, Status: e.Status, Error: e.Error, CreatedAt: newInstant(e.CreatedAt), ReceivedAt: newInstant(e.ReceivedAt)}
 	if withPayload {
 		// The journal only holds bodies that parsed as JSON objects, so the
 		// raw bytes are sent exactly as BuzzBip sent them.
@@ -161,8 +186,8 @@ type Stats struct {
 		Failed             int64 `json:"failed"`
 		DuplicatesRejected int64 `json:"duplicatesRejected"`
 	} `json:"events"`
-	LastEventAt    *models.Time `json:"lastEventAt"`
-	LastReceivedAt *models.Time `json:"lastReceivedAt"`
+	LastEventAt    *instant `json:"lastEventAt"`
+	LastReceivedAt *instant `json:"lastReceivedAt"`
 }
 
 func toStats(s *store.Stats, duplicates int64) Stats {
@@ -177,7 +202,7 @@ func toStats(s *store.Stats, duplicates int64) Stats {
 	out.Events.Ignored = s.Events[string(models.EventIgnored)]
 	out.Events.Failed = s.Events[string(models.EventFailed)]
 	out.Events.DuplicatesRejected = duplicates
-	out.LastEventAt, out.LastReceivedAt = s.LastEventAt, s.LastReceivedAt
+	out.LastEventAt, out.LastReceivedAt = optInstant(s.LastEventAt), optInstant(s.LastReceivedAt)
 	return out
 }
 
