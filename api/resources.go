@@ -16,8 +16,8 @@ import (
 // where time.Time is a json.Marshaler: encoding/json scans and compacts
 // whatever a Marshaler returns, but quotes a TextMarshaler's text as it is.
 // A page of 50 messages holds 150 times; BenchmarkEncodeMessages went from
-// 64–69 to 44–47 µs, and `bench read` served 16 % more requests for the
-// same CPU (see BENCHMARKS.md).
+// 64–69 to 44–47 µs, and `bench read` took 16–22 % less server CPU a
+// request (see BENCHMARKS.md).
 type instant struct{ t time.Time }
 
 func newInstant(t models.Time) instant { return instant{t.Time} }
