@@ -34,8 +34,8 @@ type JournalCounter interface {
 	CountEvents(ctx context.Context) (int64, error)
 }
 
-// NewMetrics registers every series; journal may be nil.
-func NewMetrics(journal JournalCounter) *Metrics {
+// NewMetrics registers every series; journal and commits may be nil.
+func NewMetrics(journal JournalCounter, commits func() sync.CommitStats) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		webhookReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,6 +62,19 @@ func NewMetrics(journal JournalCounter) *Metrics {
 	}
 	m.registry.MustRegister(m.webhookReqs, m.events, m.applyTime, m.dbErrors, m.apiReqs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if commits != nil {
+		counter := func(name, help string, v func(sync.CommitStats) float64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(commits()) })
+		}
+		m.registry.MustRegister(
+			counter("buzzmirror_commit_batches_total", "Batches the webhook's single writer committed, each in one transaction.",
+				func(c sync.CommitStats) float64 { return float64(c.Batches) }),
+			counter("buzzmirror_commit_deliveries_total", "Deliveries in those batches; divided by the batches, the mean batch.",
+				func(c sync.CommitStats) float64 { return float64(c.Deliveries) }),
+			counter("buzzmirror_commit_busy_seconds_total", "Time the writer spent committing; a rate near 1 means it is saturated.",
+				func(c sync.CommitStats) float64 { return c.Busy.Seconds() }),
+		)
+	}
 	if journal != nil {
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "buzzmirror_journal_rows",

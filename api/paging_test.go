@@ -177,6 +177,9 @@ func TestMetricsExposeSeries(t *testing.T) {
 		`buzzmirror_api_requests_total{route="/v1/contacts",status="200"} 1`,
 		`buzzmirror_journal_rows 12`,
 		`buzzmirror_database_errors_total 0`,
+		`buzzmirror_commit_deliveries_total 12`,
+		`buzzmirror_commit_batches_total `,
+		`buzzmirror_commit_busy_seconds_total `,
 	} {
 		if !strings.Contains(body, series) {
 			t.Errorf("metrics lack %s", series)

@@ -43,7 +43,7 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
-	metrics := NewMetrics(d.DB)
+	metrics := NewMetrics(d.DB, d.Syncer.CommitStats)
 	e.Use(recoverer(d.Log), accessLog(d.Log), metrics.middleware)
 
 	wh := &webhook{verifier: d.Verifier, ingester: d.Syncer, maxBody: o.MaxBodyBytes, log: d.Log, metrics: metrics}

@@ -70,7 +70,7 @@ func watchRSS(ctx context.Context, pid int) (<-chan int64, context.CancelFunc) {
 }
 
 func benchIngest(ctx context.Context, env Env) error {
-	fs := benchFlags(env, "ingest", "Drive a webhook URL with a realistic signed event stream (all eight types, a\nshare of duplicates and of out-of-order createdAt) from N keep-alive\nconnections, and print events/s, latency percentiles and answers.")
+	fs := benchFlags(env, "ingest", "Drive a webhook URL with a realistic signed event stream (all eight types, a\nshare of duplicates and of out-of-order createdAt) from N keep-alive\nconnections, and print events/s, latency percentiles and answers (and, from a\nbuzzmirror server's /metrics, how its writer batched them).")
 	o := bench.IngestOptions{RunID: strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "_"}
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080/webhooks/buzzbip", "webhook URL")
 	fs.StringVar(&o.Secret, "secret", env.Getenv("BUZZMIRROR_WEBHOOK_SECRET"), "signing secret (default $BUZZMIRROR_WEBHOOK_SECRET)")
@@ -90,8 +90,16 @@ func benchIngest(ctx context.Context, env Env) error {
 	}
 	peak, cancel := watchRSS(ctx, *pid)
 	defer cancel()
+	// A buzzmirror server's /metrics tells how its writer batched the run;
+	// another server's lacks the counters, and the line is left out.
+	before, commitsErr := bench.ScrapeCommits(ctx, o.URL)
 	l, elapsed, err := bench.Ingest(ctx, o)
 	l.Report(env.Stdout, "ingest", elapsed)
+	if commitsErr == nil {
+		if after, err := bench.ScrapeCommits(ctx, o.URL); err == nil {
+			after.Report(env.Stdout, before, elapsed)
+		}
+	}
 	reportRSS(env, peak, cancel)
 	return err
 }

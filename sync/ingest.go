@@ -69,6 +69,10 @@ type Syncer struct {
 	opts       Options
 	duplicates atomic.Int64
 
+	// The writer's work, for CommitStats.
+	batches, batched atomic.Int64
+	busy             atomic.Int64 // nanoseconds
+
 	mu      stdsync.RWMutex // guards closed and sending on queue
 	closed  bool
 	queue   chan *request
@@ -129,6 +133,18 @@ func (s *Syncer) Close() {
 // DuplicatesRejected counts deliveries this instance answered "duplicate"
 // since it started.
 func (s *Syncer) DuplicatesRejected() int64 { return s.duplicates.Load() }
+
+// CommitStats is the group commit's work since the Syncer started.
+type CommitStats struct {
+	Batches    int64         // batches the writer committed (or failed)
+	Deliveries int64         // deliveries in them; over Batches, the mean batch
+	Busy       time.Duration // time the writer spent on them; near the wall time, it is saturated
+}
+
+// CommitStats reports the writer's work so far.
+func (s *Syncer) CommitStats() CommitStats {
+	return CommitStats{Batches: s.batches.Load(), Deliveries: s.batched.Load(), Busy: time.Duration(s.busy.Load())}
+}
 
 // classify decides what to do with an envelope: apply its decoded event, or
 // journal it as ignored or failed with a reason.
@@ -221,7 +237,11 @@ func (s *Syncer) writer() {
 				break collect
 			}
 		}
+		start := time.Now()
 		s.commit(batch)
+		s.busy.Add(int64(time.Since(start)))
+		s.batches.Add(1)
+		s.batched.Add(int64(len(batch)))
 	}
 }
 

@@ -90,6 +90,11 @@ func TestQueueFullAnswersOverloaded(t *testing.T) {
 	if n, _ := db.CountEvents(context.Background()); n != 5 {
 		t.Errorf("journal holds %d events, want the 5 queued", n)
 	}
+	// One delivery a batch; the refused one never reached the writer, and
+	// the first waited on the lock inside its commit.
+	if st := s.CommitStats(); st.Batches != 5 || st.Deliveries != 5 || st.Busy < 200*time.Millisecond {
+		t.Errorf("commit stats %+v, want 5 batches of one delivery, busy at least the 200 ms stall", st)
+	}
 }
 
 // TestConcurrentDeliveriesFormOneMirror sends a stream from many goroutines,
@@ -110,6 +115,9 @@ func TestConcurrentDeliveriesFormOneMirror(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		if st := grouped.CommitStats(); st.Deliveries != int64(len(bodies)) || st.Batches < 1 || st.Batches > st.Deliveries {
+			t.Errorf("commit stats %+v, want %d deliveries in 1 to %d batches", st, len(bodies), len(bodies))
+		}
 		single := newTestSyncer(storetest.Open(t, db.Driver()))
 		defer single.Close()
 		for _, b := range bodies {

@@ -1,0 +1,36 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseCommits(t *testing.T) {
+	text := `# HELP buzzmirror_commit_batches_total Batches.
+# TYPE buzzmirror_commit_batches_total counter
+buzzmirror_commit_batches_total 1200
+buzzmirror_commit_busy_seconds_total 5.88
+buzzmirror_commit_deliveries_total 36000
+buzzmirror_events_total{outcome="accepted",type="message.sent"} 14000
+`
+	c, err := parseCommits(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != (Commits{Batches: 1200, Deliveries: 36000, Busy: 5.88}) {
+		t.Fatalf("parsed %+v", c)
+	}
+	var out bytes.Buffer
+	c.Report(&out, Commits{Batches: 200, Deliveries: 6000, Busy: 0.88}, 10*time.Second)
+	if want := "writer: 1000 batches, 30.0 deliveries a batch, 5.00 ms a batch, busy 50 % of the run\n"; out.String() != want {
+		t.Errorf("report %q, want %q", out.String(), want)
+	}
+	if _, err := parseCommits(strings.NewReader("buzzmirror_commit_batches_total 3\n")); err == nil {
+		t.Error("a /metrics without every counter must be an error")
+	}
+	if _, err := parseCommits(strings.NewReader(text + "buzzmirror_commit_busy_seconds_total x\n")); err == nil {
+		t.Error("a counter that is no number must be an error")
+	}
+}
