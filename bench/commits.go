@@ -19,8 +19,10 @@ type Commits struct {
 }
 
 // ScrapeCommits reads the group-commit counters from the /metrics of the
-// server that serves webhookURL.
+// server that serves webhookURL, giving it five seconds.
 func ScrapeCommits(ctx context.Context, webhookURL string) (Commits, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	u, err := url.Parse(webhookURL)
 	if err != nil {
 		return Commits{}, err
