@@ -67,7 +67,7 @@ func NewMetrics(journal JournalCounter, commits func() sync.CommitStats) *Metric
 			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(commits()) })
 		}
 		m.registry.MustRegister(
-			counter("buzzmirror_commit_batches_total", "Batches the webhook's single writer committed, each in one transaction.",
+			counter("buzzmirror_commit_batches_total", "Batches the webhook's single writer took, each committed in one transaction.",
 				func(c sync.CommitStats) float64 { return float64(c.Batches) }),
 			counter("buzzmirror_commit_deliveries_total", "Deliveries in those batches; divided by the batches, the mean batch.",
 				func(c sync.CommitStats) float64 { return float64(c.Deliveries) }),

@@ -136,9 +136,9 @@ func (s *Syncer) DuplicatesRejected() int64 { return s.duplicates.Load() }
 
 // CommitStats is the group commit's work since the Syncer started.
 type CommitStats struct {
-	Batches    int64         // batches the writer committed (or failed)
+	Batches    int64         // batches the writer took, each committed in one transaction (or failed)
 	Deliveries int64         // deliveries in them; over Batches, the mean batch
-	Busy       time.Duration // time the writer spent on them; near the wall time, it is saturated
+	Busy       time.Duration // time the writer spent on them (counted once a batch is done); near the wall time, it is saturated
 }
 
 // CommitStats reports the writer's work so far.
@@ -237,11 +237,11 @@ func (s *Syncer) writer() {
 				break collect
 			}
 		}
+		s.batches.Add(1) // before the answers, so that a sender who has one sees its batch counted
+		s.batched.Add(int64(len(batch)))
 		start := time.Now()
 		s.commit(batch)
 		s.busy.Add(int64(time.Since(start)))
-		s.batches.Add(1)
-		s.batched.Add(int64(len(batch)))
 	}
 }
 
