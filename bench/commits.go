@@ -1,15 +1,15 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Commits is what a buzzmirror server's /metrics says of its group commit.
@@ -45,31 +45,22 @@ func ScrapeCommits(ctx context.Context, webhookURL string) (Commits, error) {
 
 // parseCommits picks the three counters out of Prometheus' text format.
 func parseCommits(r io.Reader) (Commits, error) {
-	var c Commits
-	found := 0
-	for sc := bufio.NewScanner(r); sc.Scan(); {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		var dst *float64
-		switch name {
-		case "buzzmirror_commit_batches_total":
-			dst = &c.Batches
-		case "buzzmirror_commit_deliveries_total":
-			dst = &c.Deliveries
-		case "buzzmirror_commit_busy_seconds_total":
-			dst = &c.Busy
-		}
-		if !ok || dst == nil {
-			continue
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			return Commits{}, fmt.Errorf("bench: metric %s: %w", name, err)
-		}
-		*dst = v
-		found++
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return Commits{}, fmt.Errorf("bench: read /metrics: %w", err)
 	}
-	if found != 3 {
-		return Commits{}, fmt.Errorf("bench: /metrics holds %d of the 3 group-commit counters", found)
+	var c Commits
+	for name, dst := range map[string]*float64{
+		"buzzmirror_commit_batches_total":      &c.Batches,
+		"buzzmirror_commit_deliveries_total":   &c.Deliveries,
+		"buzzmirror_commit_busy_seconds_total": &c.Busy,
+	} {
+		f := families[name]
+		if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetCounter() == nil {
+			return Commits{}, fmt.Errorf("bench: /metrics has no counter %s", name)
+		}
+		*dst = f.GetMetric()[0].GetCounter().GetValue()
 	}
 	return c, nil
 }

@@ -11,8 +11,11 @@ func TestParseCommits(t *testing.T) {
 	text := `# HELP buzzmirror_commit_batches_total Batches.
 # TYPE buzzmirror_commit_batches_total counter
 buzzmirror_commit_batches_total 1200
+# TYPE buzzmirror_commit_busy_seconds_total counter
 buzzmirror_commit_busy_seconds_total 5.88
+# TYPE buzzmirror_commit_deliveries_total counter
 buzzmirror_commit_deliveries_total 36000
+# TYPE buzzmirror_events_total counter
 buzzmirror_events_total{outcome="accepted",type="message.sent"} 14000
 `
 	c, err := parseCommits(strings.NewReader(text))
@@ -27,10 +30,10 @@ buzzmirror_events_total{outcome="accepted",type="message.sent"} 14000
 	if want := "writer: 1000 batches, 30.0 deliveries a batch, 5.00 ms a batch, busy 50 % of the run\n"; out.String() != want {
 		t.Errorf("report %q, want %q", out.String(), want)
 	}
-	if _, err := parseCommits(strings.NewReader("buzzmirror_commit_batches_total 3\n")); err == nil {
+	if _, err := parseCommits(strings.NewReader("# TYPE buzzmirror_commit_batches_total counter\nbuzzmirror_commit_batches_total 3\n")); err == nil {
 		t.Error("a /metrics without every counter must be an error")
 	}
-	if _, err := parseCommits(strings.NewReader(text + "buzzmirror_commit_busy_seconds_total x\n")); err == nil {
+	if _, err := parseCommits(strings.NewReader("buzzmirror_commit_batches_total x\n")); err == nil {
 		t.Error("a counter that is no number must be an error")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -181,5 +182,29 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "database.driver") {
 		t.Fatalf("err %v, output %s", err, out)
+	}
+}
+
+// TestBenchIngestReportsTheWriter drives the built server with the load
+// tool and checks its report, the writer's line from /metrics included.
+func TestBenchIngestReportsTheWriter(t *testing.T) {
+	s := start(t, "BUZZMIRROR_DATABASE_DSN="+storetest.DSN(t, store.DriverSQLite), "BUZZMIRROR_WEBHOOK_SECRET=e2e-secret")
+	out := s.run(t, "bench", "ingest", "--url", "http://"+s.addr+"/webhooks/buzzbip", "--secret", "e2e-secret",
+		"--connections", "4", "--count", "200")
+	if !strings.Contains(out, "ingest: 200 requests") {
+		t.Fatalf("bench ingest did not report 200 requests:\n%s", out)
+	}
+	var batches int
+	var perBatch float64
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "writer: ") {
+			if _, err := fmt.Sscanf(line, "writer: %d batches, %f deliveries a batch", &batches, &perBatch); err != nil {
+				t.Fatalf("writer line %q: %v", line, err)
+			}
+		}
+	}
+	// The mean is printed to a tenth: batches × mean is 200 within batches/20.
+	if batches < 1 || batches > 200 || math.Abs(float64(batches)*perBatch-200) > float64(batches)/20 {
+		t.Errorf("writer line says %d batches of %.1f, want 200 deliveries in all:\n%s", batches, perBatch, out)
 	}
 }
