@@ -113,6 +113,11 @@ func upsertShape(table string, columns, set []string) *shape {
 	}
 }
 
+// insertShape writes whole rows of table that are not stored.
+func insertShape(table string, columns []string) *shape {
+	return &shape{head: fmt.Sprintf("INSERT INTO %s (%s) VALUES ", table, strings.Join(columns, ", ")), width: len(columns)}
+}
+
 // selectShape reads the rows of table with the listed ids.
 func selectShape(table string, columns []string) *shape {
 	return &shape{head: fmt.Sprintf("SELECT %s FROM %s WHERE id IN (", strings.Join(columns, ", "), table), tail: ")"}

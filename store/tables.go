@@ -30,6 +30,7 @@ type table[T any] struct {
 
 	at     []int    // where each of keys is in columns
 	upsert []*shape // by the set of keys to write: bit i stands for keys[i]
+	insert *shape   // rows the transaction looked for and did not find
 	load   *shape
 }
 
@@ -51,6 +52,7 @@ func (t *table[T]) init() *table[T] {
 		}
 		t.upsert[mask] = upsertShape(t.name, t.columns, set)
 	}
+	t.insert = insertShape(t.name, t.columns)
 	t.load = selectShape(t.name, t.columns)
 	return t
 }

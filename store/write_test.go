@@ -106,3 +106,54 @@ func TestPostgresWritesNeverScan(t *testing.T) {
 		t.Errorf("the kept plan of a load does not use the primary key:\n%s", text)
 	}
 }
+
+// TestAbsentRowsAreInsertedOnce writes a row the transaction looked for and
+// did not find (a plain INSERT), then writes it again in the same
+// transaction, which must update it, as must a write after a savepoint
+// that undid the first.
+func TestAbsentRowsAreInsertedOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		contact := func(tx *store.Tx, id, name string) *models.Contact {
+			return &models.Contact{ID: id, Name: &name, Tags: models.JSON(`[]`), Fields: models.JSON(`{}`), Extra: models.JSON(`{}`), Seq: tx.Seq()}
+		}
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			found, err := tx.LoadLater(store.Keys{Contacts: []string{"cnt_a", "cnt_b"}})()
+			if err != nil {
+				return err
+			}
+			if len(found.Contacts) != 0 {
+				t.Fatalf("an empty mirror answered %v", found.Contacts)
+			}
+			if err := tx.PutContacts([]*models.Contact{contact(tx, "cnt_a", "first")}, nil); err != nil {
+				return err
+			}
+			if err := tx.PutContacts([]*models.Contact{contact(tx, "cnt_a", "second")}, nil); err != nil {
+				return err
+			}
+			undone := errors.New("undone")
+			err = tx.Savepoint("put", func() error {
+				if err := tx.PutContacts([]*models.Contact{contact(tx, "cnt_b", "undone")}, nil); err != nil {
+					return err
+				}
+				return undone
+			})
+			if !errors.Is(err, undone) {
+				t.Fatalf("savepoint: %v", err)
+			}
+			return tx.PutContacts([]*models.Contact{contact(tx, "cnt_b", "kept")}, nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string]string{"cnt_a": "second", "cnt_b": "kept"} {
+			c, err := db.Contact(ctx, id)
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			if c.Name == nil || *c.Name != want {
+				t.Errorf("%s is named %v, want %q", id, c.Name, want)
+			}
+		}
+	})
+}
