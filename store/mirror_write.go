@@ -25,12 +25,12 @@ func take[T any](tx *Tx, what, id string) (*T, error) {
 // loadMany reads the rows of t with the given ids into out; missing ids are
 // absent from it. On Postgres the reads are queued, and the caller sends them.
 func loadMany[T any](tx *Tx, t *table[T], ids []string, out map[string]*T) error {
-	stored, absent := tx.storedKeys(t.slot), tx.absentIDs(t.slot)
+	stored := tx.storedKeys(t.slot)
 	for start, n := range chunks(len(ids)) {
 		args := make([]any, n)
 		for i, id := range ids[start : start+n] {
 			args[i] = id
-			absent[id] = true // until the row answers
+			stored[id] = nil // not found, until the row answers
 		}
 		err := tx.query(tx.texts.text(t.load, n), args, func(scan func(...any) error) error {
 			row := new(T)
@@ -40,7 +40,6 @@ func loadMany[T any](tx *Tx, t *table[T], ids []string, out map[string]*T) error
 			id := t.id(row)
 			out[id] = row
 			stored[id] = t.keyOf(row)
-			delete(absent, id)
 			return nil
 		})
 		if err != nil {
@@ -52,14 +51,13 @@ func loadMany[T any](tx *Tx, t *table[T], ids []string, out map[string]*T) error
 
 // putMany upserts whole rows of t, several per statement. A row loaded in
 // this transaction has only those of its indexed columns set that changed
-// (see table); one looked for and not found is a plain INSERT, which spares
-// Postgres the speculative insertion of ON CONFLICT (its arbiter check was
-// a tenth of the writer's backend CPU in a profile); the others are
-// written whole. Rows are grouped a window at
-// a time, so that a rebuild's flush of many thousands holds the values of
-// a few only.
+// (see table); one it looked for and did not find is a plain INSERT,
+// sparing Postgres ON CONFLICT's arbiter check (a tenth of the writer's
+// backend CPU in a profile); the others are written whole. Rows are
+// grouped a window at a time, so that a rebuild's flush of many thousands
+// holds the values of a few only.
 func putMany[T any](tx *Tx, t *table[T], rows []*T) error {
-	stored, absent := tx.storedKeys(t.slot), tx.absentIDs(t.slot)
+	stored := tx.storedKeys(t.slot)
 	width := len(t.columns)
 	for window := range slices.Chunk(rows, putWindow) {
 		byMask := make([][]any, len(t.upsert)) // the rows' values, one after another, by the keys they set
@@ -69,16 +67,16 @@ func putMany[T any](tx *Tx, t *table[T], rows []*T) error {
 			vals := t.values(row, make([]any, 0, len(t.columns)))
 			id := t.id(row)
 			keys := t.keysIn(vals)
-			if absent[id] {
+			known, loaded := stored[id]
+			if loaded && known == nil {
 				inserts = append(inserts, vals...)
-				delete(absent, id)
 				stored[id] = keys
 				continue
 			}
-			mask := t.changed(stored[id], keys)
+			mask := t.changed(known, keys)
 			byMask[mask] = append(byMask[mask], vals...)
 			counts[mask]++
-			if stored[id] != nil {
+			if loaded {
 				stored[id] = keys
 			}
 		}

@@ -23,28 +23,20 @@ type Tx struct {
 	seq    int64  // -1 until the pipeline's first round trip answered
 	now    models.Time
 	err    error                        // a failure Seq could not return; fails the commit
-	stored [tableSlots]map[string][]any // by table, the indexed values the database holds for rows loaded (see table)
-	absent [tableSlots]map[string]bool  // by table, the ids loaded and not found: the database holds no such row
+	stored [tableSlots]map[string][]any // by table, what the database holds of the rows loaded (see storedKeys)
 }
 
-// storedKeys is what the transaction knows of the stored rows of a table:
-// the indexed values of each, by id.
+// storedKeys is what the transaction knows of the stored rows of a table,
+// by id: the indexed values of each it loaded (see table), or nil for one
+// it looked for and did not find. Every write transaction holds the
+// feed_clock row lock from before its first read until it commits, so no
+// other writer can store such a row meanwhile: it is inserted without
+// ON CONFLICT.
 func (tx *Tx) storedKeys(slot int) map[string][]any {
 	if tx.stored[slot] == nil {
 		tx.stored[slot] = map[string][]any{}
 	}
 	return tx.stored[slot]
-}
-
-// absentIDs is the set of ids of a table that the transaction looked for
-// and did not find. Every write transaction holds the feed_clock row lock
-// from before its first read until it commits, so no other writer can
-// store one of them meanwhile: they can be inserted without ON CONFLICT.
-func (tx *Tx) absentIDs(slot int) map[string]bool {
-	if tx.absent[slot] == nil {
-		tx.absent[slot] = map[string]bool{}
-	}
-	return tx.absent[slot]
 }
 
 const takeFeedPosition = "UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq"
@@ -189,7 +181,6 @@ func (tx *Tx) Savepoint(name string, fn func() error) error {
 	if err != nil {
 		// The rows fn wrote are back as they were; forget what it learnt.
 		tx.stored = [tableSlots]map[string][]any{}
-		tx.absent = [tableSlots]map[string]bool{}
 		if rbErr := tx.g.RollbackTo(name).Error; rbErr != nil {
 			return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rbErr, err)
 		}
