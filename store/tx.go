@@ -39,6 +39,11 @@ func (tx *Tx) storedKeys(slot int) map[string][]any {
 	return tx.stored[slot]
 }
 
+// Forget drops what the transaction knows of the rows it loaded and wrote,
+// so that a long one (a rebuild) does not keep that for every row of the
+// mirror: a row written after is upserted whole, as one never loaded.
+func (tx *Tx) Forget() { tx.stored = [tableSlots]map[string][]any{} }
+
 const takeFeedPosition = "UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq"
 
 // Write runs fn in one transaction and commits when fn returns nil.
@@ -180,7 +185,7 @@ func (tx *Tx) Savepoint(name string, fn func() error) error {
 	}
 	if err != nil {
 		// The rows fn wrote are back as they were; forget what it learnt.
-		tx.stored = [tableSlots]map[string][]any{}
+		tx.Forget()
 		if rbErr := tx.g.RollbackTo(name).Error; rbErr != nil {
 			return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rbErr, err)
 		}

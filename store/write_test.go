@@ -110,7 +110,7 @@ func TestPostgresWritesNeverScan(t *testing.T) {
 // TestAbsentRowsAreInsertedOnce writes a row the transaction looked for and
 // did not find (a plain INSERT), then writes it again in the same
 // transaction, which must update it, as must a write after a savepoint
-// that undid the first.
+// that undid the first, and one after the transaction forgot its rows.
 func TestAbsentRowsAreInsertedOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -131,6 +131,10 @@ func TestAbsentRowsAreInsertedOnce(t *testing.T) {
 			if err := tx.PutContacts([]*models.Contact{contact(tx, "cnt_a", "second")}, nil); err != nil {
 				return err
 			}
+			tx.Forget()
+			if err := tx.PutContacts([]*models.Contact{contact(tx, "cnt_a", "third")}, nil); err != nil {
+				return err
+			}
 			undone := errors.New("undone")
 			err = tx.Savepoint("put", func() error {
 				if err := tx.PutContacts([]*models.Contact{contact(tx, "cnt_b", "undone")}, nil); err != nil {
@@ -146,7 +150,7 @@ func TestAbsentRowsAreInsertedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for id, want := range map[string]string{"cnt_a": "second", "cnt_b": "kept"} {
+		for id, want := range map[string]string{"cnt_a": "third", "cnt_b": "kept"} {
 			c, err := db.Contact(ctx, id)
 			if err != nil {
 				t.Fatalf("%s: %v", id, err)

@@ -96,6 +96,9 @@ func (s *Syncer) rebuildFast(w *work, events []*Event, st *RebuildStats) error {
 		return err
 	}
 	clear(w.messages)
+	// What the transaction knows of the rows it stored would grow with
+	// every row of the mirror (1.6 GB of RSS for 1.3 million events).
+	w.tx.Forget()
 	if w.size() > s.opts.RebuildCacheRows {
 		if err := w.flush(); err != nil {
 			return err
