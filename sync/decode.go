@@ -156,11 +156,8 @@ func newDataReader(data json.RawMessage) (*dataReader, error) {
 	if data == nil {
 		return nil, &DataError{"data is missing"}
 	}
-	var m map[string]json.RawMessage
-	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
-		_ = json.Unmarshal(data, &m) // the envelope already parsed, so this cannot fail
-	}
-	if m == nil {
+	m, ok := objectMembers(data)
+	if !ok {
 		return nil, &DataError{"data is not an object"}
 	}
 	return &dataReader{m: m, used: map[string]bool{}}, nil
@@ -184,8 +181,8 @@ func (d *dataReader) str(key string) Opt[string] {
 	if isNull(raw) {
 		return Opt[string]{Set: true}
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := jsonString(raw)
+	if !ok {
 		d.fail("data.%s must be a string or null", key)
 		return Opt[string]{}
 	}
@@ -259,8 +256,8 @@ func (d *dataReader) object(key string) Opt[map[string]json.RawMessage] {
 	if isNull(raw) {
 		return Opt[map[string]json.RawMessage]{Set: true}
 	}
-	var obj map[string]json.RawMessage
-	if !bytes.HasPrefix(raw, []byte("{")) || json.Unmarshal(raw, &obj) != nil {
+	obj, ok := objectMembers(raw)
+	if !ok {
 		d.fail("data.%s must be an object or null", key)
 		return Opt[map[string]json.RawMessage]{}
 	}

@@ -36,8 +36,8 @@ func ParseEnvelope(raw []byte) (*Envelope, error) {
 	if !utf8.Valid(raw) {
 		return nil, fmt.Errorf("%w: body is not UTF-8", ErrBadEnvelope)
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
+	top, ok := objectMembers(raw)
+	if !ok {
 		return nil, fmt.Errorf("%w: body is not a JSON object", ErrBadEnvelope)
 	}
 	env := &Envelope{Raw: raw, Data: top["data"]}
@@ -69,8 +69,8 @@ func envelopeString(top map[string]json.RawMessage, key string) (string, error) 
 	if !ok {
 		return "", fmt.Errorf("%w: %s is missing", ErrBadEnvelope, key)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := jsonString(raw)
+	if !ok {
 		return "", fmt.Errorf("%w: %s is not a string", ErrBadEnvelope, key)
 	}
 	if s == "" || len(s) > MaxIDLen || strings.ContainsRune(s, 0) {
