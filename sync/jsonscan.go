@@ -3,7 +3,6 @@ package sync
 import (
 	"bytes"
 	"encoding/json"
-	"unicode/utf8"
 )
 
 // Every event is read as a JSON object whose values are kept raw, at the
@@ -11,8 +10,10 @@ import (
 // scans its input twice (once to validate, once to decode) and every
 // string key or value once more; that was most of the 18 µs an event's
 // parse and decode took. objectMembers does the same in one pass, and
-// jsonString takes a string without escapes as it is. A differential fuzz
-// target (FuzzObjectMembers) holds both to encoding/json's answers.
+// jsonString takes a string without escapes as it is. Both expect UTF-8:
+// ParseEnvelope refuses any other body first, where encoding/json would
+// have replaced the bad bytes. A differential fuzz target
+// (FuzzObjectMembers) holds both to encoding/json's answers.
 
 // maxDepth is encoding/json's nesting limit: deeper input is an error.
 const maxDepth = 10000
@@ -22,55 +23,27 @@ const maxDepth = 10000
 // into a map[string]json.RawMessage would: the whole text is validated, a
 // key repeated keeps its last value, and the values share raw's memory.
 func objectMembers(raw []byte) (map[string]json.RawMessage, bool) {
+	m := map[string]json.RawMessage{}
 	s := scanner{b: raw}
 	s.space()
-	if !s.next('{') {
+	ok := s.object(1, func(key, value []byte) {
+		k, _ := jsonString(key) // a literal the scanner accepted always decodes
+		m[k] = value
+	})
+	s.space()
+	if !ok || s.i != len(raw) {
 		return nil, false
 	}
-	m := map[string]json.RawMessage{}
-	s.space()
-	if !s.next('}') {
-		for {
-			s.space()
-			start := s.i
-			if !s.str() {
-				return nil, false
-			}
-			key, ok := jsonString(raw[start:s.i])
-			if !ok {
-				return nil, false
-			}
-			s.space()
-			if !s.next(':') {
-				return nil, false
-			}
-			s.space()
-			start = s.i
-			if !s.value(2) {
-				return nil, false
-			}
-			m[key] = raw[start:s.i]
-			s.space()
-			if s.next('}') {
-				break
-			}
-			if !s.next(',') {
-				return nil, false
-			}
-		}
-	}
-	s.space()
-	return m, s.i == len(raw)
+	return m, true
 }
 
-// jsonString decodes a JSON string literal; one without escapes (in UTF-8)
-// is taken as it is, any other goes through json.Unmarshal.
+// jsonString decodes raw, one JSON value as the scanner accepted it, into
+// a string as json.Unmarshal would (null leaves it empty): a string
+// without escapes is taken as it is, anything else goes through
+// json.Unmarshal.
 func jsonString(raw []byte) (string, bool) {
-	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
-		body := raw[1 : len(raw)-1]
-		if bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, '"') < 0 && !hasControl(body) && utf8.Valid(body) {
-			return string(body), true
-		}
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
@@ -79,18 +52,8 @@ func jsonString(raw []byte) (string, bool) {
 	return s, true
 }
 
-func hasControl(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 {
-			return true
-		}
-	}
-	return false
-}
-
 // scanner validates JSON text by RFC 8259, as encoding/json does: bytes
-// that are not UTF-8 are let through inside strings (the callers check
-// UTF-8 on the whole body first).
+// that are not UTF-8 are let through inside strings.
 type scanner struct {
 	b []byte
 	i int
@@ -124,8 +87,10 @@ func (s *scanner) value(depth int) bool {
 	switch c := s.b[s.i]; {
 	case c == '"':
 		return s.str()
-	case c == '{' || c == '[':
-		return s.container(depth)
+	case c == '{':
+		return s.object(depth, nil)
+	case c == '[':
+		return s.array(depth)
 	case c == '-' || '0' <= c && c <= '9':
 		return s.number()
 	case c == 't':
@@ -138,38 +103,61 @@ func (s *scanner) value(depth int) bool {
 	return false
 }
 
-// container consumes an object or an array.
-func (s *scanner) container(depth int) bool {
-	if depth > maxDepth {
+// object consumes an object, calling member (when not nil) with each
+// member's key literal and raw value.
+func (s *scanner) object(depth int, member func(key, value []byte)) bool {
+	if depth > maxDepth || !s.next('{') {
 		return false
 	}
-	object := s.b[s.i] == '{'
-	closer := byte(']')
-	if object {
-		closer = '}'
-	}
-	s.i++
 	s.space()
-	if s.next(closer) {
+	if s.next('}') {
 		return true
 	}
 	for {
 		s.space()
-		if object {
-			if !s.str() {
-				return false
-			}
-			s.space()
-			if !s.next(':') {
-				return false
-			}
-			s.space()
+		start := s.i
+		if !s.str() {
+			return false
 		}
+		key := s.b[start:s.i]
+		s.space()
+		if !s.next(':') {
+			return false
+		}
+		s.space()
+		start = s.i
+		if !s.value(depth + 1) {
+			return false
+		}
+		if member != nil {
+			member(key, s.b[start:s.i])
+		}
+		s.space()
+		if s.next('}') {
+			return true
+		}
+		if !s.next(',') {
+			return false
+		}
+	}
+}
+
+// array consumes an array.
+func (s *scanner) array(depth int) bool {
+	if depth > maxDepth || !s.next('[') {
+		return false
+	}
+	s.space()
+	if s.next(']') {
+		return true
+	}
+	for {
+		s.space()
 		if !s.value(depth + 1) {
 			return false
 		}
 		s.space()
-		if s.next(closer) {
+		if s.next(']') {
 			return true
 		}
 		if !s.next(',') {
