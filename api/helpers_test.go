@@ -2,12 +2,16 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,11 +21,14 @@ import (
 
 const testSecret = "whsec_test"
 
-// testServer is the real router over a real database.
+// testServer is the real router over a real database, with a projector
+// that deliver runs once its delivery is answered.
 type testServer struct {
-	db     *store.DB
-	echo   *echo.Echo
-	syncer *sync.Syncer
+	db        *store.DB
+	echo      *echo.Echo
+	journal   *sync.Journal
+	projector *sync.Projector
+	projectMu gosync.Mutex // one drain at a time
 }
 
 func newTestServer(t testing.TB, db *store.DB, opts Options) *testServer {
@@ -37,13 +44,33 @@ func newTestServer(t testing.TB, db *store.DB, opts Options) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sync.NewSyncer(db, log, sync.Options{})
-	t.Cleanup(s.Close)
-	e, err := New(Deps{DB: db, Syncer: s, Verifier: v, Log: log}, opts)
+	j := sync.NewJournal(db, log, sync.JournalOptions{})
+	t.Cleanup(j.Close)
+	metrics := NewMetrics(MetricsSource{DB: db, Commits: j.CommitStats})
+	e, err := New(Deps{DB: db, Journal: j, Verifier: v, Log: log, Metrics: metrics}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{db: db, syncer: s, echo: e}
+	p := sync.NewProjector(db, log, sync.ProjectorOptions{Holder: "api test", Observe: metrics.ProjectorStep})
+	return &testServer{db: db, journal: j, echo: e, projector: p}
+}
+
+// project applies every pending event, as the projector would.
+func (s *testServer) project(t testing.TB) {
+	t.Helper()
+	s.projectMu.Lock()
+	defer s.projectMu.Unlock()
+	for {
+		err := s.projector.Drain(context.Background())
+		if errors.Is(err, sync.ErrLeaseBusy) { // another instance of the test drains
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("project: %v", err)
+		}
+		return
+	}
 }
 
 // do sends a request through the router and returns the recorder.
@@ -60,9 +87,12 @@ func (s *testServer) do(t testing.TB, method, target string, body []byte, header
 	return rec
 }
 
-// deliver posts body signed with the test secret.
+// deliver posts body signed with the test secret, then applies what is
+// pending, so that the mirror shows the event.
 func (s *testServer) deliver(t testing.TB, body []byte) *httptest.ResponseRecorder {
-	return s.do(t, http.MethodPost, "/webhooks/buzzbip", body, http.Header{SignatureHeader: {sync.Sign(testSecret, body)}})
+	rec := s.do(t, http.MethodPost, "/webhooks/buzzbip", body, http.Header{SignatureHeader: {sync.Sign(testSecret, body)}})
+	s.project(t)
+	return rec
 }
 
 func event(id, typ string, data any) []byte {

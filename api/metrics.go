@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	stdsync "sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,21 +22,27 @@ import (
 // Metrics are the service's Prometheus series, on a registry of their own
 // so that several servers (tests) never share counters.
 type Metrics struct {
-	registry    *prometheus.Registry
-	webhookReqs *prometheus.CounterVec
-	events      *prometheus.CounterVec
-	applyTime   prometheus.Histogram
-	dbErrors    prometheus.Counter
-	apiReqs     *prometheus.CounterVec
+	registry       *prometheus.Registry
+	webhookReqs    *prometheus.CounterVec
+	events         *prometheus.CounterVec
+	journalTime    prometheus.Histogram
+	dbErrors       prometheus.Counter
+	apiReqs        *prometheus.CounterVec
+	projectBatches prometheus.Histogram
+	projectTime    prometheus.Histogram
+	projectLag     prometheus.Histogram
+	projectFailed  prometheus.Counter
 }
 
-// JournalCounter counts journaled events for the journal gauge.
-type JournalCounter interface {
-	CountEvents(ctx context.Context) (int64, error)
+// MetricsSource is what the metrics read from the rest of the service on
+// each scrape; any field may be nil.
+type MetricsSource struct {
+	DB      *store.DB
+	Commits func() sync.CommitStats
 }
 
-// NewMetrics registers every series; journal and commits may be nil.
-func NewMetrics(journal JournalCounter, commits func() sync.CommitStats) *Metrics {
+// NewMetrics registers every series.
+func NewMetrics(src MetricsSource) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		webhookReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -46,9 +53,9 @@ func NewMetrics(journal JournalCounter, commits func() sync.CommitStats) *Metric
 			Name: "buzzmirror_events_total",
 			Help: "Verified events by type (unknown types as \"other\") and outcome.",
 		}, []string{"type", "outcome"}),
-		applyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "buzzmirror_apply_duration_seconds",
-			Help:    "Time from a verified body to its committed journal row and mirror change.",
+		journalTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "buzzmirror_journal_duration_seconds",
+			Help:    "Time from a verified body to its committed journal row (what the webhook's answer waits for).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		dbErrors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -59,37 +66,95 @@ func NewMetrics(journal JournalCounter, commits func() sync.CommitStats) *Metric
 			Name: "buzzmirror_api_requests_total",
 			Help: "HTTP requests by route template and status.",
 		}, []string{"route", "status"}),
+		projectBatches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "buzzmirror_projector_batch_events",
+			Help:    "Pending events each projector transaction took.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 7),
+		}),
+		projectTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "buzzmirror_projector_batch_duration_seconds",
+			Help:    "Time each projector transaction took, commit included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		projectLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "buzzmirror_projector_lag_seconds",
+			Help:    "For each applied event, the time from its receipt to the commit that applied it.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+		projectFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "buzzmirror_projector_failed_events_total",
+			Help: "Events the projector could not apply and kept as failed.",
+		}),
 	}
-	m.registry.MustRegister(m.webhookReqs, m.events, m.applyTime, m.dbErrors, m.apiReqs,
+	m.registry.MustRegister(m.webhookReqs, m.events, m.journalTime, m.dbErrors, m.apiReqs,
+		m.projectBatches, m.projectTime, m.projectLag, m.projectFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if commits != nil {
+	if src.Commits != nil {
+		commits := src.Commits
 		counter := func(name, help string, v func(sync.CommitStats) float64) prometheus.Collector {
 			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(commits()) })
 		}
 		m.registry.MustRegister(
-			counter("buzzmirror_commit_batches_total", "Batches the webhook's single writer took, each committed in one transaction.",
+			counter("buzzmirror_commit_batches_total", "Batches the webhook's journal writer took, each committed in one transaction.",
 				func(c sync.CommitStats) float64 { return float64(c.Batches) }),
 			counter("buzzmirror_commit_deliveries_total", "Deliveries in those batches; divided by the batches, the mean batch.",
 				func(c sync.CommitStats) float64 { return float64(c.Deliveries) }),
-			counter("buzzmirror_commit_busy_seconds_total", "Time the writer spent committing; a rate near 1 means it is saturated.",
+			counter("buzzmirror_commit_busy_seconds_total", "Time the journal writer spent committing; a rate near 1 means it is saturated.",
 				func(c sync.CommitStats) float64 { return c.Busy.Seconds() }),
 		)
 	}
-	if journal != nil {
-		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "buzzmirror_journal_rows",
-			Help: "Events in the journal.",
-		}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			n, err := journal.CountEvents(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		}))
+	if src.DB != nil {
+		m.registry.MustRegister(newJournalCollector(src.DB))
 	}
 	return m
+}
+
+// journalCollector reports the journal from the counters every writer
+// keeps, and the age of the oldest pending event from one index entry:
+// a scrape never counts a table.
+type journalCollector struct {
+	db                          *store.DB
+	rows, events, pending, aged *prometheus.Desc
+	mu                          stdsync.Mutex
+}
+
+func newJournalCollector(db *store.DB) *journalCollector {
+	return &journalCollector{
+		db:      db,
+		rows:    prometheus.NewDesc("buzzmirror_journal_rows", "Events in the journal.", nil, nil),
+		events:  prometheus.NewDesc("buzzmirror_journal_events", "Events in the journal by status.", []string{"status"}, nil),
+		pending: prometheus.NewDesc("buzzmirror_pending_events", "Journaled events waiting for the projector.", nil, nil),
+		aged:    prometheus.NewDesc("buzzmirror_pending_oldest_age_seconds", "Age of the oldest event waiting for the projector (0 when none waits).", nil, nil),
+	}
+}
+
+func (c *journalCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.rows
+	ch <- c.events
+	ch <- c.pending
+	ch <- c.aged
+}
+
+func (c *journalCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock() // concurrent scrapes read once each, one after another
+	defer c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.db.Stats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.rows, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.rows, prometheus.GaugeValue, float64(st.JournalRows()))
+	for _, s := range models.EventStatuses {
+		ch <- prometheus.MustNewConstMetric(c.events, prometheus.GaugeValue, float64(st.Events[s]), string(s))
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Events[models.EventPending]))
+	age := 0.0
+	if oldest, err := c.db.OldestPending(ctx); err == nil && oldest != nil {
+		age = max(0, c.db.Now().Sub(oldest.Time).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(c.aged, prometheus.GaugeValue, age)
 }
 
 func (m *Metrics) handler() echo.HandlerFunc {
@@ -104,15 +169,26 @@ func (m *Metrics) webhook(res sync.Result, err error) {
 	m.webhookReqs.WithLabelValues(answer).Inc()
 }
 
-func (m *Metrics) applied(res sync.Result, took time.Duration) {
+func (m *Metrics) journaled(res sync.Result, took time.Duration) {
 	typ := res.Type
 	if !slices.Contains(models.EventTypes, typ) {
 		typ = "other"
 	}
 	m.events.WithLabelValues(typ, string(res.Outcome)).Inc()
 	if res.Outcome != sync.Duplicate {
-		m.applyTime.Observe(took.Seconds())
+		m.journalTime.Observe(took.Seconds())
 	}
+}
+
+// ProjectorStep records one projector transaction; it is the projector's
+// Observe hook.
+func (m *Metrics) ProjectorStep(st sync.StepStats) {
+	m.projectBatches.Observe(float64(st.Events))
+	m.projectTime.Observe(st.Took.Seconds())
+	for _, lag := range st.Lags {
+		m.projectLag.Observe(lag.Seconds())
+	}
+	m.projectFailed.Add(float64(st.Failed))
 }
 
 // middleware counts every request by route template, never by raw URL, so

@@ -39,7 +39,13 @@ var (
 	conversationStatuses = []string{models.ConversationOpen, models.ConversationResolved}
 	messageStatuses      = []string{models.MessageReceived, models.MessageSent, models.MessageFailed}
 	directions           = []string{models.DirectionInbound, models.DirectionOutbound}
-	eventStatuses        = []string{string(models.EventApplied), string(models.EventIgnored), string(models.EventFailed)}
+	eventStatuses        = func() []string {
+		out := make([]string, len(models.EventStatuses))
+		for i, s := range models.EventStatuses {
+			out[i] = string(s)
+		}
+		return out
+	}()
 )
 
 // pathID is the {id} path segment, unescaped: ids may hold any character.

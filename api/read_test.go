@@ -221,7 +221,7 @@ func TestResourceFields(t *testing.T) {
 		s.deliver(t, eventAt("e01", "contact.created", 1, nil)) // a duplicate
 		rec = s.do(t, http.MethodGet, "/v1/stats", nil, nil)
 		wantStats := `{"contacts":3,"conversations":{"open":2,"resolved":1},"messages":{"received":2,"sent":1,"failed":1},` +
-			`"workflowRuns":2,"events":{"applied":10,"ignored":1,"failed":1,"duplicatesRejected":1},` +
+			`"workflowRuns":2,"events":{"pending":0,"applied":10,"ignored":1,"failed":1,"erased":0,"duplicatesRejected":1},` +
 			`"lastEventAt":"2026-06-01T10:12:00Z","lastReceivedAt":"`
 		if !strings.HasPrefix(rec.Body.String(), wantStats) {
 			t.Errorf("stats\n got %s\nwant %s...", rec.Body, wantStats)

@@ -181,9 +181,11 @@ type Stats struct {
 	} `json:"messages"`
 	WorkflowRuns int64 `json:"workflowRuns"`
 	Events       struct {
+		Pending            int64 `json:"pending"`
 		Applied            int64 `json:"applied"`
 		Ignored            int64 `json:"ignored"`
 		Failed             int64 `json:"failed"`
+		Erased             int64 `json:"erased"`
 		DuplicatesRejected int64 `json:"duplicatesRejected"`
 	} `json:"events"`
 	LastEventAt    *instant `json:"lastEventAt"`
@@ -198,9 +200,11 @@ func toStats(s *store.Stats, duplicates int64) Stats {
 	out.Messages.Received = s.Messages[models.MessageReceived]
 	out.Messages.Sent = s.Messages[models.MessageSent]
 	out.Messages.Failed = s.Messages[models.MessageFailed]
-	out.Events.Applied = s.Events[string(models.EventApplied)]
-	out.Events.Ignored = s.Events[string(models.EventIgnored)]
-	out.Events.Failed = s.Events[string(models.EventFailed)]
+	out.Events.Pending = s.Events[models.EventPending]
+	out.Events.Applied = s.Events[models.EventApplied]
+	out.Events.Ignored = s.Events[models.EventIgnored]
+	out.Events.Failed = s.Events[models.EventFailed]
+	out.Events.Erased = s.Events[models.EventErased]
 	out.Events.DuplicatesRejected = duplicates
 	out.LastEventAt, out.LastReceivedAt = optInstant(s.LastEventAt), optInstant(s.LastReceivedAt)
 	return out

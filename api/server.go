@@ -29,9 +29,10 @@ type Options struct {
 // Deps are the services the router calls.
 type Deps struct {
 	DB       *store.DB
-	Syncer   *sync.Syncer
+	Journal  *sync.Journal
 	Verifier *sync.Verifier
 	Log      *slog.Logger
+	Metrics  *Metrics // made from DB and Journal when nil
 }
 
 // New returns the router with every route: the whole route table is here.
@@ -43,16 +44,19 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
-	metrics := NewMetrics(d.DB, d.Syncer.CommitStats)
+	metrics := d.Metrics
+	if metrics == nil {
+		metrics = NewMetrics(MetricsSource{DB: d.DB, Commits: d.Journal.CommitStats})
+	}
 	e.Use(recoverer(d.Log), accessLog(d.Log), metrics.middleware)
 
-	wh := &webhook{verifier: d.Verifier, ingester: d.Syncer, maxBody: o.MaxBodyBytes, log: d.Log, metrics: metrics}
+	wh := &webhook{verifier: d.Verifier, ingester: d.Journal, maxBody: o.MaxBodyBytes, log: d.Log, metrics: metrics}
 	e.POST(o.WebhookPath, wh.receive)
 
 	// Auth is attached per route, not with Group.Use: a group middleware makes
 	// Echo answer 404 instead of 405 for other methods on /v1 paths.
 	auth := bearerAuth(o.Tokens)
-	r := &reader{db: d.DB, duplicates: d.Syncer.DuplicatesRejected}
+	r := &reader{db: d.DB, duplicates: d.Journal.DuplicatesRejected}
 	for path, h := range map[string]echo.HandlerFunc{
 		"/v1/contacts":                   r.listContacts,
 		"/v1/contacts/:id":               r.getContact,

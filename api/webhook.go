@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -56,8 +57,9 @@ func (h *webhook) handle(c echo.Context) (sync.Result, error) {
 	if int64(len(body)) > h.maxBody {
 		return sync.Result{}, newError(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", h.maxBody)
 	}
-	if !h.verifier.Verify(body, req.Header.Get(SignatureHeader)) {
-		return sync.Result{}, newError(http.StatusUnauthorized, "%s is missing or does not match the body", SignatureHeader)
+	if err := h.verifier.Verify(body, req.Header.Get(SignatureHeader)); err != nil {
+		h.log.Info("webhook: signature refused", "why", err.Error())
+		return sync.Result{}, newError(http.StatusUnauthorized, "%s: %s", SignatureHeader, signatureDetail(err))
 	}
 	// The request's context ends when BuzzBip hangs up; the event may still
 	// be committed after that, which is harmless (a retry is a duplicate).
@@ -71,7 +73,23 @@ func (h *webhook) handle(c echo.Context) (sync.Result, error) {
 	if err != nil {
 		return res, err // storage: 503 so BuzzBip retries
 	}
-	h.metrics.applied(res, time.Since(start))
-	h.log.Debug("event received", "type", res.Type, "outcome", res.Outcome)
+	h.metrics.journaled(res, time.Since(start))
+	if res.Outcome == sync.Quarantined {
+		h.log.Info("webhook: event quarantined", "event", res.ID, "type", res.Type, "reason", res.Reason)
+	} else {
+		h.log.Debug("webhook: event received", "event", res.ID, "type", res.Type, "outcome", res.Outcome)
+	}
 	return res, nil
+}
+
+// signatureDetail says which of a 401's cases it was.
+func signatureDetail(err error) string {
+	switch {
+	case errors.Is(err, sync.ErrSignatureMissing):
+		return "the header is missing"
+	case errors.Is(err, sync.ErrSignatureMalformed):
+		return fmt.Sprintf("the header is malformed (want 1 to %d HMAC-SHA256 signatures, hex or base64, optionally prefixed sha256=, separated by commas or spaces)", sync.MaxSignatures)
+	default:
+		return "no signature in the header matches the body under any configured secret"
+	}
 }

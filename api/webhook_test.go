@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,7 +70,11 @@ func TestWebhookAnswers(t *testing.T) {
 		if rec := s.deliver(t, valid); decode[map[string]string](t, rec)["status"] != "duplicate" {
 			t.Errorf("redelivery: %s", rec.Body)
 		}
-		if n, err := db.CountEvents(context.Background()); err != nil || n != 5 {
+		if st, err := db.Stats(context.Background()); err != nil || st.JournalRows() != 5 {
+			n := int64(-1)
+			if st != nil {
+				n = st.JournalRows()
+			}
 			t.Errorf("journal holds %d events (err %v), want the 5 stored ones", n, err)
 		}
 	})
@@ -110,7 +115,8 @@ func TestWebhookBodyLimitIsInclusive(t *testing.T) {
 }
 
 // TestSignatureEncodings accepts every encoding the contract lists, under
-// either configured secret, and the header name in any case.
+// either configured secret, several signatures in one header, and the
+// header name in any case; and says why a header is refused.
 func TestSignatureEncodings(t *testing.T) {
 	body := event("evt_sig", "message.received", msgData)
 	mac := func(secret string) []byte {
@@ -119,39 +125,64 @@ func TestSignatureEncodings(t *testing.T) {
 		return m.Sum(nil)
 	}
 	sum := mac(testSecret)
+	other := hex.EncodeToString(mac("rotated-away"))
 	cases := map[string]string{
-		"HexLower":        hex.EncodeToString(sum),
-		"HexUpper":        strings.ToUpper(hex.EncodeToString(sum)),
-		"HexPrefixed":     "sha256=" + hex.EncodeToString(sum),
-		"Base64Std":       base64.StdEncoding.EncodeToString(sum),
-		"Base64RawStd":    base64.RawStdEncoding.EncodeToString(sum),
-		"Base64URL":       base64.URLEncoding.EncodeToString(sum),
-		"Base64RawURL":    base64.RawURLEncoding.EncodeToString(sum),
-		"Base64Prefixed":  "sha256=" + base64.StdEncoding.EncodeToString(sum),
-		"OldSecret":       hex.EncodeToString(mac("whsec_old")),
-		"UpperPrefix":     "SHA256=" + hex.EncodeToString(sum),
-		"SurroundingBlan": "  " + hex.EncodeToString(sum) + " ",
+		"HexLower":          hex.EncodeToString(sum),
+		"HexUpper":          strings.ToUpper(hex.EncodeToString(sum)),
+		"HexPrefixed":       "sha256=" + hex.EncodeToString(sum),
+		"Base64Std":         base64.StdEncoding.EncodeToString(sum),
+		"Base64RawStd":      base64.RawStdEncoding.EncodeToString(sum),
+		"Base64URL":         base64.URLEncoding.EncodeToString(sum),
+		"Base64RawURL":      base64.RawURLEncoding.EncodeToString(sum),
+		"Base64Prefixed":    "sha256=" + base64.StdEncoding.EncodeToString(sum),
+		"OldSecret":         hex.EncodeToString(mac("whsec_old")),
+		"UpperPrefix":       "SHA256=" + hex.EncodeToString(sum),
+		"SurroundingBlanks": "  " + hex.EncodeToString(sum) + " ",
+		"PrefixAlone":       "sha256= " + hex.EncodeToString(sum),
+		"TwoByComma":        other + "," + hex.EncodeToString(sum),
+		"TwoBySpace":        "sha256=" + other + " sha256=" + base64.StdEncoding.EncodeToString(sum),
+		"TwoByBoth":         other + ",\t " + hex.EncodeToString(sum),
+		"NotASignatureToo":  "v0=abc, " + hex.EncodeToString(sum),
+		"Sixteen":           strings.Repeat(other+",", 15) + hex.EncodeToString(sum),
 	}
 	v, _ := sync.NewVerifier([]string{testSecret, "whsec_old"})
 	for name, header := range cases {
 		t.Run(name, func(t *testing.T) {
-			if !v.Verify(body, header) {
-				t.Errorf("rejected %q", header)
+			if err := v.Verify(body, header); err != nil {
+				t.Errorf("rejected %q: %v", header, err)
 			}
 		})
 	}
-	for name, header := range map[string]string{
-		"Empty": "", "Truncated": hex.EncodeToString(sum)[:63], "OtherBody": sync.Sign(testSecret, []byte("x")),
-		"OtherSecret": sync.Sign("nope", body), "DoublePrefix": "sha256=sha256=" + hex.EncodeToString(sum),
+	for name, tc := range map[string]struct {
+		header string
+		want   error
+	}{
+		"Empty":        {"", sync.ErrSignatureMissing},
+		"Blank":        {" , ", sync.ErrSignatureMissing},
+		"Truncated":    {hex.EncodeToString(sum)[:63], sync.ErrSignatureMalformed},
+		"DoublePrefix": {"sha256=sha256=" + hex.EncodeToString(sum), sync.ErrSignatureMalformed},
+		"Seventeen":    {strings.Repeat(other+",", 16) + hex.EncodeToString(sum), sync.ErrSignatureMalformed},
+		"OtherBody":    {sync.Sign(testSecret, []byte("x")), sync.ErrSignatureMismatch},
+		"OtherSecret":  {sync.Sign("nope", body), sync.ErrSignatureMismatch},
+		"TwoWrong":     {other + "," + sync.Sign("nope", body), sync.ErrSignatureMismatch},
 	} {
 		t.Run("Reject"+name, func(t *testing.T) {
-			if v.Verify(body, header) {
-				t.Errorf("accepted %q", header)
+			if err := v.Verify(body, tc.header); !errors.Is(err, tc.want) {
+				t.Errorf("Verify(%q) = %v, want %v", tc.header, err, tc.want)
 			}
 		})
 	}
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		s := newTestServer(t, db, Options{})
+		for header, detail := range map[string]string{
+			"": "missing", "zz": "malformed", sync.Sign("nope", body): "matches",
+		} {
+			rec := s.do(t, http.MethodPost, "/webhooks/buzzbip", body, http.Header{SignatureHeader: {header}})
+			assertProblem(t, rec, http.StatusUnauthorized)
+			if p := decode[Problem](t, rec); !strings.Contains(p.Detail, detail) {
+				t.Errorf("401 for %q says %q, want it to say %s", header, p.Detail, detail)
+			}
+		}
 		header := http.Header{"x-buzzbip-signature": {cases["Base64Std"]}, "Content-Type": {"text/plain"}}
 		if rec := s.do(t, http.MethodPost, "/webhooks/buzzbip", body, header); rec.Code != 200 {
 			t.Errorf("lower-case header name, text/plain: %d %s", rec.Code, rec.Body)
@@ -200,7 +231,8 @@ func TestStorageUnavailable(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		s := newTestServer(t, db, Options{})
 		db.Close()
-		rec := s.deliver(t, event("evt_down", "message.received", msgData))
+		rec := s.do(t, http.MethodPost, "/webhooks/buzzbip", event("evt_down", "message.received", msgData),
+			http.Header{SignatureHeader: {sync.Sign(testSecret, event("evt_down", "message.received", msgData))}})
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status %d, want 503: %s", rec.Code, rec.Body)
 		}

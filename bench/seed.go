@@ -18,25 +18,41 @@ type SeedOptions struct {
 	Conversations int
 	Messages      int
 	Batch         int
+	// Pending journals the events as waiting for the projector, which then
+	// applies them (and so measures catch-up); otherwise they are marked
+	// applied to a mirror that lacks them, for a rebuild to compute.
+	Pending bool
 }
 
 // Seed writes the events of a mirror of the given size straight into the
 // journal, without applying them; `buzzmirror rebuild` then computes the
-// mirror (and so measures replay speed). It returns the number of events.
+// mirror (and so measures replay speed), or with Pending the projector of
+// `serve` does. It returns the number of events.
 func Seed(ctx context.Context, db *store.DB, o SeedOptions) (int, error) {
 	if o.Batch <= 0 {
 		o.Batch = 5000
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	status := models.EventApplied
+	if o.Pending {
+		status = models.EventPending
+	}
 	total := o.Contacts + o.Conversations + o.Messages
 	batch := make([]models.Event, 0, o.Batch)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := db.Write(ctx, func(tx *store.Tx) error {
-			_, err := tx.InsertEvents(batch)
-			return err
+		err := db.WriteJournal(ctx, func(tx *store.Tx) error {
+			inserted, err := tx.InsertEvents(batch)
+			if err != nil {
+				return err
+			}
+			last := batch[len(batch)-1]
+			if err := tx.MarkEventTimes(last.CreatedAt, last.ReceivedAt); err != nil {
+				return err
+			}
+			return tx.AddCounts(store.Counts{store.EventCount(status): int64(len(inserted))})
 		})
 		batch = batch[:0]
 		return err
@@ -46,7 +62,7 @@ func Seed(ctx context.Context, db *store.DB, o SeedOptions) (int, error) {
 		at := base.Add(time.Duration(i) * time.Millisecond)
 		body, _ := json.Marshal(map[string]any{"id": id, "type": typ, "createdAt": at.Format(time.RFC3339Nano), "data": data})
 		batch = append(batch, models.Event{
-			ID: id, Type: typ, Status: models.EventApplied,
+			ID: id, Type: typ, Status: status,
 			CreatedAt: models.NewTime(at), ReceivedAt: models.NewTime(at), Payload: body,
 		})
 		if len(batch) == o.Batch {

@@ -135,16 +135,17 @@ func benchRead(ctx context.Context, env Env) error {
 }
 
 func benchSeed(ctx context.Context, env Env) error {
-	fs, cf := newFlags(env, "bench seed", "Write the events of a mirror of the given size into the journal of the\nconfigured database, unapplied. Run `buzzmirror rebuild` next to compute the\nmirror (which measures replay speed), then `bench read`.")
+	fs, cf := newFlags(env, "bench seed", "Write the events of a mirror of the given size into the journal of the\nconfigured database, unapplied. Run `buzzmirror rebuild` next to compute the\nmirror (which measures replay speed), then `bench read`; or with --pending\nstart `serve`, whose projector applies them (which measures catch-up).")
 	var o bench.SeedOptions
 	fs.IntVar(&o.Contacts, "contacts", 100_000, "contacts")
 	fs.IntVar(&o.Conversations, "conversations", 200_000, "conversations")
 	fs.IntVar(&o.Messages, "messages", 1_000_000, "messages")
+	fs.BoolVar(&o.Pending, "pending", false, "journal the events as pending, for serve's projector to apply, instead of for rebuild")
 	cfg, err := parse(env, fs, cf)
 	if err != nil {
 		return err
 	}
-	db, _, err := openStore(ctx, cfg, migrateSchema)
+	db, _, err := openStore(ctx, cfg, migrateSchema, newLogger(cfg, env.Stderr))
 	if err != nil {
 		return err
 	}

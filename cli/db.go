@@ -15,7 +15,7 @@ func Migrate(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	db, applied, err := openStore(ctx, cfg, migrateSchema)
+	db, applied, err := openStore(ctx, cfg, migrateSchema, newLogger(cfg, env.Stderr))
 	if err != nil {
 		return err
 	}
@@ -28,31 +28,36 @@ func Migrate(ctx context.Context, env Env) error {
 	return nil
 }
 
-// Rebuild recomputes the mirror from the journal.
+// Rebuild recomputes the mirror from the journal while serve runs.
 func Rebuild(ctx context.Context, env Env) error {
-	fs, cf := newFlags(env, "rebuild", "Delete the mirror's rows and recompute them from the stored events, in one\ntransaction: readers see the old mirror until the new one is complete.\nWebhook deliveries wait meanwhile.")
-	cacheRows := fs.Int("cache-rows", 400_000, "contacts, conversations and workflow runs kept in memory between pages (about 1.6 KiB each); fewer use less memory and take longer")
+	fs, cf := newFlags(env, "rebuild", "Recompute the mirror from the stored events, beside the live one, and swap\n"+
+		"the two in one short transaction: readers see the old mirror until then,\n"+
+		"and deliveries are journaled and answered throughout. Runs while serve runs\n"+
+		"(on any number of instances); the change feed then lists every row that\n"+
+		"changed or went away.")
+	cacheRows := fs.Int("cache-rows", 100_000, "contacts, conversations and workflow runs kept in memory between pages (about 1.6 KiB each); fewer use less memory and take longer")
 	cfg, err := parse(env, fs, cf)
 	if err != nil {
 		return err
 	}
-	db, _, err := openStore(ctx, cfg, requireSchema)
+	if *cacheRows < 1 {
+		return fmt.Errorf("rebuild: --cache-rows must be at least 1")
+	}
+	log := newLogger(cfg, env.Stderr)
+	db, _, err := openStore(ctx, cfg, requireSchema, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	start := time.Now()
-	if *cacheRows < 1 {
-		return fmt.Errorf("rebuild: --cache-rows must be at least 1")
-	}
-	syncer := sync.NewSyncer(db, newLogger(cfg, env.Stderr), sync.Options{RebuildCacheRows: *cacheRows})
-	defer syncer.Close()
-	st, err := syncer.Rebuild(ctx)
+	progress := newProgress(env, "rebuild")
+	st, err := sync.Rebuild(ctx, db, log, sync.RebuildOptions{CacheRows: *cacheRows, Progress: progress.rebuild})
+	progress.finish()
 	if err != nil {
 		return err
 	}
 	took := time.Since(start)
-	fmt.Fprintf(env.Stdout, "rebuilt from %d events (%d applied, %d ignored, %d failed) in %s (%.0f events/s)\n",
-		st.Events, st.Applied, st.Ignored, st.Failed, took.Round(time.Millisecond), float64(st.Events)/took.Seconds())
+	fmt.Fprintf(env.Stdout, "rebuilt from %d events (%d applied, %d ignored, %d failed, %d erased; %d rows removed) in %s (%.0f events/s)\n",
+		st.Events, st.Applied, st.Ignored, st.Failed, st.Erased, st.Removed, took.Round(time.Millisecond), float64(st.Events)/took.Seconds())
 	return nil
 }

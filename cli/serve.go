@@ -20,7 +20,7 @@ import (
 func Serve(ctx context.Context, env Env) error {
 	fs, cf := newFlags(env, "serve", "Receive BuzzBip webhooks and serve the read API. Applies pending migrations\nfirst unless --no-migrate is given.")
 	noMigrate := fs.Bool("no-migrate", false, "refuse to start on an outdated schema instead of migrating it")
-	journalOnly := fs.Bool("journal-only", false, "benchmark baseline only: journal events without applying them (the database is then no mirror)")
+	journalOnly := fs.Bool("journal-only", false, "benchmark baseline only: journal events and never apply them (run no projector; the database is then no mirror)")
 	cfg, err := parse(env, fs, cf)
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ func Serve(ctx context.Context, env Env) error {
 	if *noMigrate {
 		policy = requireSchema
 	}
-	db, applied, err := openStore(ctx, cfg, policy)
+	db, applied, err := openStore(ctx, cfg, policy, log)
 	if err != nil {
 		return err
 	}
@@ -48,17 +48,27 @@ func Serve(ctx context.Context, env Env) error {
 		log.Info("applied migrations", "versions", applied)
 	}
 
-	syncer := sync.NewSyncer(db, log, sync.Options{JournalOnly: *journalOnly})
-	defer syncer.Close() // after the server stopped: commits what was queued
-	if *journalOnly {
-		log.Warn("journal-only mode: events are journaled but not applied; use it only as a benchmark baseline")
-	}
+	var metrics *api.Metrics // set before the projector starts
+	projector := sync.NewProjector(db, log, sync.ProjectorOptions{Observe: func(st sync.StepStats) { metrics.ProjectorStep(st) }})
+	journal := sync.NewJournal(db, log, sync.JournalOptions{Committed: projector.Wake})
+	defer journal.Close() // after the server stopped: commits what was queued
+	metrics = api.NewMetrics(api.MetricsSource{DB: db, Commits: journal.CommitStats})
 	router, err := api.New(api.Deps{
-		DB: db, Syncer: syncer, Verifier: verifier, Log: log,
+		DB: db, Journal: journal, Verifier: verifier, Log: log, Metrics: metrics,
 	}, api.Options{WebhookPath: cfg.Webhook.Path, MaxBodyBytes: cfg.Webhook.MaxBodyBytes, Tokens: cfg.Tokens()})
 	if err != nil {
 		return err
 	}
+	projecting, stopProjector := context.WithCancel(context.WithoutCancel(ctx))
+	projected := make(chan struct{})
+	if *journalOnly {
+		log.Warn("journal-only mode: events are journaled and never applied; use it only as a benchmark baseline")
+		close(projected)
+	} else {
+		go func() { defer close(projected); projector.Run(projecting) }()
+	}
+	// Stopping gives the lease up, so that another instance takes over at once.
+	defer func() { stopProjector(); <-projected }()
 	warnIfOpen(cfg, log)
 
 	ln, err := net.Listen("tcp", cfg.Listen)

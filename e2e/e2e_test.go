@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/store/storetest"
 
@@ -98,6 +100,44 @@ func start(t *testing.T, env ...string) *service {
 	}
 }
 
+// settle waits until the service has applied every event it journaled.
+func (s *service) settle(t *testing.T) {
+	t.Helper()
+	settle(t, s.addr)
+}
+
+// settle waits until the service at addr reports no pending event.
+func settle(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := pending(addr)
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events still pending after 30 s: %d, %v", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pending reads events.pending from /v1/stats.
+func pending(addr string) (int64, error) {
+	resp, err := http.Get("http://" + addr + "/v1/stats")
+	if err != nil {
+		return -1, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Events struct{ Pending int64 } `json:"events"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return -1, err
+	}
+	return st.Events.Pending, nil
+}
+
 // run runs a buzzmirror subcommand with the service's environment.
 func (s *service) run(t *testing.T, args ...string) string {
 	t.Helper()
@@ -128,6 +168,7 @@ func TestServeSendRebuild(t *testing.T) {
 			}
 
 			// SIGTERM shuts down cleanly.
+			s.settle(t)
 			if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
@@ -140,8 +181,8 @@ func TestServeSendRebuild(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if n, err := db.CountEvents(context.Background()); err != nil || n != 8 {
-				t.Fatalf("journal: %d events, %v", n, err)
+			if st, err := db.Stats(context.Background()); err != nil || st.Events[models.EventApplied] != 8 {
+				t.Fatalf("journal: %+v, %v; want 8 applied events", st, err)
 			}
 			before, err := db.Snapshot(context.Background())
 			if err != nil {
@@ -156,7 +197,7 @@ func TestServeSendRebuild(t *testing.T) {
 			}
 
 			out = s.run(t, "rebuild")
-			if !strings.Contains(out, "rebuilt from 8 events (8 applied, 0 ignored, 0 failed)") {
+			if !strings.Contains(out, "rebuilt from 8 events (8 applied, 0 ignored, 0 failed, 0 erased; 0 rows removed)") {
 				t.Errorf("rebuild: %s", out)
 			}
 			if out := s.run(t, "migrate"); !strings.Contains(out, "up to date") {

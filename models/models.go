@@ -13,10 +13,15 @@ type EventStatus string
 
 // The journal statuses, as the REST API shows them.
 const (
-	EventApplied EventStatus = "applied" // decoded and projected into the mirror
+	EventPending EventStatus = "pending" // journaled, waiting for the projector
+	EventApplied EventStatus = "applied" // projected into the mirror
 	EventIgnored EventStatus = "ignored" // unknown type: kept, not applied
-	EventFailed  EventStatus = "failed"  // known type whose data is unusable: quarantined
+	EventFailed  EventStatus = "failed"  // unusable data (quarantined), or the projection could not apply it
+	EventErased  EventStatus = "erased"  // named a person who was erased: only id, type and times are kept
 )
+
+// EventStatuses lists every journal status, in the order the API documents them.
+var EventStatuses = []EventStatus{EventPending, EventApplied, EventIgnored, EventFailed, EventErased}
 
 // Event types BuzzBip sends.
 const (

@@ -22,7 +22,7 @@ func seedContacts(b *testing.B, db *store.DB, n int) {
 			rows[i] = &models.Contact{ID: fmt.Sprintf("cnt_%d", i), Tags: models.JSON(`["vip"]`), Fields: models.JSON("{}"),
 				Extra: models.JSON("{}"), Versions: models.Versions{}, CreatedAt: at, UpdatedAt: at, SyncedAt: at, Seq: int64(i)}
 		}
-		return tx.PutContacts(rows, nil)
+		return tx.Live().PutContacts(rows, nil)
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -43,7 +43,7 @@ func chunks(n int) iter.Seq2[int, int] {
 // count, in the database's placeholder style.
 type texts struct {
 	postgres bool
-	m        stdsync.Map // textKey -> string
+	m        stdsync.Map // textKey, or a query rebind saw, -> its text
 }
 
 type textKey struct {
@@ -96,6 +96,30 @@ func (t *texts) text(s *shape, n int) string {
 	}
 	b.WriteString(s.tail)
 	v, _ := t.m.LoadOrStore(key, b.String())
+	return v.(string)
+}
+
+// rebind is query in this database's placeholder style: ? becomes $1, $2,
+// ... on Postgres. query holds no ? but its placeholders.
+func (t *texts) rebind(query string) string {
+	if !t.postgres {
+		return query
+	}
+	if v, ok := t.m.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	arg := 0
+	for _, c := range query {
+		if c != '?' {
+			b.WriteRune(c)
+			continue
+		}
+		arg++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(arg))
+	}
+	v, _ := t.m.LoadOrStore(query, b.String())
 	return v.(string)
 }
 

@@ -97,10 +97,10 @@ func TestTablesMatchModels(t *testing.T) {
 			}
 		}
 	}
-	t.Run("contacts", func(t *testing.T) { checkTable(t, contactsTable, check) })
-	t.Run("conversations", func(t *testing.T) { checkTable(t, conversationsTable, check) })
-	t.Run("messages", func(t *testing.T) { checkTable(t, messagesTable, check) })
-	t.Run("workflow_runs", func(t *testing.T) { checkTable(t, workflowRunsTable, check) })
+	t.Run("contacts", func(t *testing.T) { checkTable(t, liveTables.contacts, check) })
+	t.Run("conversations", func(t *testing.T) { checkTable(t, liveTables.conversations, check) })
+	t.Run("messages", func(t *testing.T) { checkTable(t, liveTables.messages, check) })
+	t.Run("workflow_runs", func(t *testing.T) { checkTable(t, liveTables.workflowRuns, check) })
 	t.Run("events", func(t *testing.T) {
 		var e models.Event
 		check(t, &e, eventColumns, len(eventValues(&e, nil)), len(eventColumns))
@@ -129,11 +129,11 @@ func TestKeysMatchValues(t *testing.T) {
 		}
 	}
 	c := &models.Contact{ID: "c", PhoneNorm: s("+1"), EmailNorm: s("a@b"), UpdatedAt: at}
-	check(t, "contacts", contactsTable.keyOf(c), contactsTable.at, contactsTable.values(c, nil))
+	check(t, "contacts", liveTables.contacts.keyOf(c), liveTables.contacts.at, liveTables.contacts.values(c, nil))
 	cv := &models.Conversation{ID: "v", ContactID: s("c"), UpdatedAt: at}
-	check(t, "conversations", conversationsTable.keyOf(cv), conversationsTable.at, conversationsTable.values(cv, nil))
+	check(t, "conversations", liveTables.conversations.keyOf(cv), liveTables.conversations.at, liveTables.conversations.values(cv, nil))
 	m := &models.Message{ID: "m", ConversationID: "v", ContactID: s("c"), CreatedAt: at, UpdatedAt: at}
-	check(t, "messages", messagesTable.keyOf(m), messagesTable.at, messagesTable.values(m, nil))
+	check(t, "messages", liveTables.messages.keyOf(m), liveTables.messages.at, liveTables.messages.values(m, nil))
 	r := &models.WorkflowRun{ID: "r", WorkflowID: "w", ContactID: s("c"), TriggeredAt: at}
-	check(t, "workflow_runs", workflowRunsTable.keyOf(r), workflowRunsTable.at, workflowRunsTable.values(r, nil))
+	check(t, "workflow_runs", liveTables.workflowRuns.keyOf(r), liveTables.workflowRuns.at, liveTables.workflowRuns.values(r, nil))
 }

@@ -46,6 +46,8 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		`INSERT INTO events (id, type, status, created_at, received_at, payload)
 		 SELECT 'evt_' || i, 'message.sent', CASE WHEN i % 100 = 0 THEN 'failed' ELSE 'applied' END, ` + ts + `, ` + ts + `, '{}'
 		 FROM generate_series(1, 100000) i`,
+		`INSERT INTO deletions (kind, id, seq)
+		 SELECT (ARRAY['contact', 'conversation', 'message', 'workflowRun'])[1 + i % 4], 'gone_' || i, i FROM generate_series(1, 20000) i`,
 		`ANALYZE`,
 	} {
 		if err := g.Exec(seed).Error; err != nil {

@@ -40,13 +40,24 @@ func (k FeedKey) less(o FeedKey) bool {
 	return k.ID < o.ID
 }
 
-// Change is one row of the feed, as it is now; exactly one pointer is set.
+// Change is one row of the feed, as it is now: exactly one pointer is set,
+// or none for a row that left the mirror.
 type Change struct {
 	Key          FeedKey
 	Contact      *models.Contact
 	Conversation *models.Conversation
 	Message      *models.Message
 	WorkflowRun  *models.WorkflowRun
+}
+
+// Deleted reports whether the row left the mirror.
+func (c Change) Deleted() bool {
+	return c.Contact == nil && c.Conversation == nil && c.Message == nil && c.WorkflowRun == nil
+}
+
+// feedTables names the live table of each kind.
+var feedTables = map[string]string{
+	KindContact: "contacts", KindConversation: "conversations", KindMessage: "messages", KindWorkflowRun: "workflow_runs",
 }
 
 // Changes returns up to limit rows changed after position after, of the
@@ -60,17 +71,21 @@ func (db *DB) Changes(ctx context.Context, after FeedKey, kinds []string, limit 
 	err := db.readTx(ctx, func(tx *gorm.DB) error {
 		out = out[:0]
 		for _, kind := range kinds {
-			q := tx.Omit(versionsColumn).Order("seq, id").Limit(limit + 1)
-			switch {
-			case kind > after.Kind:
-				q = q.Where("seq >= ?", after.Seq)
-			case kind == after.Kind:
-				q = q.Where("(seq, id) > (?, ?)", after.Seq, after.ID)
-			default:
-				q = q.Where("seq > ?", after.Seq)
+			since := func(q *gorm.DB) *gorm.DB {
+				switch {
+				case kind > after.Kind:
+					return q.Where("seq >= ?", after.Seq)
+				case kind == after.Kind:
+					return q.Where("(seq, id) > (?, ?)", after.Seq, after.ID)
+				default:
+					return q.Where("seq > ?", after.Seq)
+				}
 			}
-			if err := feedRows(q, kind, limit+1, &out); err != nil {
+			if err := feedRows(since(tx.Omit(versionsColumn).Order("seq, id").Limit(limit+1)), kind, limit+1, &out); err != nil {
 				return fmt.Errorf("store: changes of %s: %w", kind, err)
+			}
+			if err := feedDeletions(since(tx.Table("deletions d")), kind, limit+1, &out); err != nil {
+				return fmt.Errorf("store: deletions of %s: %w", kind, err)
 			}
 		}
 		return nil
@@ -83,6 +98,49 @@ func (db *DB) Changes(ctx context.Context, after FeedKey, kinds []string, limit 
 		return out[:limit], true, nil
 	}
 	return out, false, nil
+}
+
+// feedDeletions appends q's deletions of one kind whose row has not come
+// back since, at most capacity of them.
+func feedDeletions(q *gorm.DB, kind string, capacity int, out *[]Change) error {
+	var rows []struct {
+		ID  string
+		Seq int64
+	}
+	err := q.Select("d.id, d.seq").
+		Where("d.kind = ? AND NOT EXISTS (SELECT 1 FROM "+feedTables[kind]+" t WHERE t.id = d.id)", kind).
+		Order("seq, id").Limit(capacity).Scan(&rows).Error
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		*out = append(*out, Change{Key: FeedKey{r.Seq, kind, r.ID}})
+	}
+	return nil
+}
+
+// FeedEnd is the position after every change committed so far: a reader
+// that starts there sees only later changes.
+func (db *DB) FeedEnd(ctx context.Context) (FeedKey, error) {
+	var seq int64
+	if err := db.read.WithContext(ctx).Raw("SELECT seq FROM feed_clock WHERE id = 1").Scan(&seq).Error; err != nil {
+		return FeedKey{}, unavailable(fmt.Errorf("store: read feed position: %w", err))
+	}
+	// Kinds sort after "", so every change of a later transaction is after this.
+	return FeedKey{Seq: seq + 1}, nil
+}
+
+// RecordDeletions notes that the rows ids of kind left the mirror at
+// change-feed position seq.
+func (tx *Tx) RecordDeletions(kind string, ids []string, seq int64) error {
+	for _, id := range ids {
+		err := tx.exec(tx.texts.rebind("INSERT INTO deletions (kind, id, seq) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq"),
+			[]any{kind, id, seq})
+		if err != nil {
+			return fmt.Errorf("store: record deletion of %s %s: %w", kind, id, err)
+		}
+	}
+	return nil
 }
 
 // feedRows appends q's rows of one kind to out, at most capacity of them.

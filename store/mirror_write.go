@@ -3,23 +3,47 @@ package store
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-
-	"gorm.io/gorm"
 
 	"github.com/buzzmirror/buzzmirror/models"
 )
 
-func take[T any](tx *Tx, what, id string) (*T, error) {
-	var row T
-	err := tx.g.Take(&row, "id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+// Mirror is one set of mirror tables inside a mirror-writing transaction:
+// the live tables, or the shadow tables a rebuild fills.
+type Mirror struct {
+	tx  *Tx
+	set *tableSet
+}
+
+// Live is the mirror readers see.
+func (tx *Tx) Live() Mirror { return Mirror{tx, liveTables} }
+
+// Shadow is the mirror a rebuild fills (see CreateShadow). A row written
+// to it that equals its live counterpart, registers included, keeps that
+// one's syncedAt and seq: after the swap the change feed lists only the
+// rows the rebuild changed.
+func (tx *Tx) Shadow() Mirror { return Mirror{tx, shadowTables} }
+
+// Tx is the transaction m belongs to.
+func (m Mirror) Tx() *Tx { return m.tx }
+
+// IsShadow reports whether m is the shadow a rebuild fills.
+func (m Mirror) IsShadow() bool { return m.set.shadow }
+
+func take[T any](m Mirror, t *table[T], id string) (*T, error) {
+	found := map[string]*T{}
+	if err := loadMany(m.tx, t, []string{id}, found); err != nil {
+		return nil, err
+	}
+	if err := m.tx.Sync(); err != nil {
+		return nil, fmt.Errorf("store: load %s %s: %w", t.name, id, err)
+	}
+	row, ok := found[id]
+	if !ok {
 		return nil, models.ErrNotFound
 	}
-	if err != nil {
-		return nil, fmt.Errorf("store: load %s %s: %w", what, id, err)
-	}
-	return &row, nil
+	return row, nil
 }
 
 // loadMany reads the rows of t with the given ids into out; missing ids are
@@ -99,24 +123,68 @@ func putMany[T any](tx *Tx, t *table[T], rows []*T) error {
 // putWindow is how many rows putMany groups at a time.
 const putWindow = 1024
 
-// Contact loads a contact for update.
-func (tx *Tx) Contact(id string) (*models.Contact, error) {
-	return take[models.Contact](tx, "contact", id)
+// keepUnchanged gives each shadow row that equals its live counterpart in
+// every column but syncedAt and seq that row's syncedAt and seq.
+func keepUnchanged[T any](tx *Tx, shadow, live *table[T], rows []*T) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = shadow.id(r)
+	}
+	found := make(map[string]*T, len(rows))
+	// Reading the live rows must not count as having loaded them: the
+	// transaction writes the shadow, not these.
+	saved := tx.stored[live.slot]
+	tx.stored[live.slot] = nil
+	err := loadMany(tx, live, ids, found)
+	if err == nil {
+		err = tx.Sync()
+	}
+	tx.stored[live.slot] = saved
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		was, ok := found[shadow.id(r)]
+		if !ok {
+			continue
+		}
+		ws, rs := live.stamp(was), shadow.stamp(r)
+		synced, seq := *rs.synced, *rs.seq
+		*rs.synced, *rs.seq = *ws.synced, *ws.seq // so that only the other columns can differ
+		if !slices.Equal(live.values(was, nil), shadow.values(r, nil)) {
+			*rs.synced, *rs.seq = synced, seq // changed: the caller's stamp stands
+		}
+	}
+	return nil
 }
 
+func put[T any](m Mirror, pick func(*tableSet) *table[T], rows []*T) error {
+	t := pick(m.set)
+	if m.set.shadow {
+		if err := keepUnchanged(m.tx, t, pick(liveTables), rows); err != nil {
+			return err
+		}
+	}
+	return putMany(m.tx, t, rows)
+}
+
+// Contact loads a contact for update.
+func (m Mirror) Contact(id string) (*models.Contact, error) { return take(m, m.set.contacts, id) }
+
 // Conversation loads a conversation for update.
-func (tx *Tx) Conversation(id string) (*models.Conversation, error) {
-	return take[models.Conversation](tx, "conversation", id)
+func (m Mirror) Conversation(id string) (*models.Conversation, error) {
+	return take(m, m.set.conversations, id)
 }
 
 // Message loads a message for update.
-func (tx *Tx) Message(id string) (*models.Message, error) {
-	return take[models.Message](tx, "message", id)
-}
+func (m Mirror) Message(id string) (*models.Message, error) { return take(m, m.set.messages, id) }
 
 // WorkflowRun loads a workflow run for update.
-func (tx *Tx) WorkflowRun(id string) (*models.WorkflowRun, error) {
-	return take[models.WorkflowRun](tx, "workflow run", id)
+func (m Mirror) WorkflowRun(id string) (*models.WorkflowRun, error) {
+	return take(m, m.set.workflowRuns, id)
 }
 
 // Keys names mirror rows by kind.
@@ -136,7 +204,7 @@ type Rows struct {
 // it returns answers them; ids the store lacks are absent from the answer.
 // On Postgres the reads wait for the transaction's next round trip, and
 // that function sends them if nothing else did; on SQLite they run at once.
-func (tx *Tx) LoadLater(keys Keys) func() (*Rows, error) {
+func (m Mirror) LoadLater(keys Keys) func() (*Rows, error) {
 	r := &Rows{
 		Contacts:      make(map[string]*models.Contact, len(keys.Contacts)),
 		Conversations: make(map[string]*models.Conversation, len(keys.Conversations)),
@@ -144,14 +212,14 @@ func (tx *Tx) LoadLater(keys Keys) func() (*Rows, error) {
 		WorkflowRuns:  make(map[string]*models.WorkflowRun, len(keys.WorkflowRuns)),
 	}
 	err := errors.Join(
-		loadMany(tx, contactsTable, keys.Contacts, r.Contacts),
-		loadMany(tx, conversationsTable, keys.Conversations, r.Conversations),
-		loadMany(tx, messagesTable, keys.Messages, r.Messages),
-		loadMany(tx, workflowRunsTable, keys.WorkflowRuns, r.WorkflowRuns),
+		loadMany(m.tx, m.set.contacts, keys.Contacts, r.Contacts),
+		loadMany(m.tx, m.set.conversations, keys.Conversations, r.Conversations),
+		loadMany(m.tx, m.set.messages, keys.Messages, r.Messages),
+		loadMany(m.tx, m.set.workflowRuns, keys.WorkflowRuns, r.WorkflowRuns),
 	)
 	return func() (*Rows, error) {
 		if err == nil {
-			err = tx.Sync()
+			err = m.tx.Sync()
 		}
 		if err != nil {
 			return nil, err
@@ -161,25 +229,25 @@ func (tx *Tx) LoadLater(keys Keys) func() (*Rows, error) {
 }
 
 // PutContacts writes contacts and replaces the tag index of those in tags.
-func (tx *Tx) PutContacts(rows []*models.Contact, tags map[string][]string) error {
-	if err := putMany(tx, contactsTable, rows); err != nil {
+func (m Mirror) PutContacts(rows []*models.Contact, tags map[string][]string) error {
+	if err := put(m, func(s *tableSet) *table[models.Contact] { return s.contacts }, rows); err != nil {
 		return err
 	}
 	ids := make([]any, 0, len(tags))
 	var pairs []any
-	for id, list := range tags {
+	for _, id := range slices.Sorted(maps.Keys(tags)) {
 		ids = append(ids, id)
-		for _, t := range list {
+		for _, t := range tags[id] {
 			pairs = append(pairs, id, t)
 		}
 	}
 	for start, n := range chunks(len(ids)) {
-		if err := tx.exec(tx.texts.text(clearTags, n), ids[start:start+n]); err != nil {
+		if err := m.tx.exec(m.tx.texts.text(m.set.clearTags, n), ids[start:start+n]); err != nil {
 			return fmt.Errorf("store: clear tags of %d contacts: %w", n, err)
 		}
 	}
 	for start, n := range chunks(len(pairs) / 2) {
-		if err := tx.exec(tx.texts.text(insertTags, n), pairs[2*start:2*(start+n)]); err != nil {
+		if err := m.tx.exec(m.tx.texts.text(m.set.insertTags, n), pairs[2*start:2*(start+n)]); err != nil {
 			return fmt.Errorf("store: write %d tags: %w", n, err)
 		}
 	}
@@ -187,14 +255,72 @@ func (tx *Tx) PutContacts(rows []*models.Contact, tags map[string][]string) erro
 }
 
 // PutConversations writes conversations.
-func (tx *Tx) PutConversations(rows []*models.Conversation) error {
-	return putMany(tx, conversationsTable, rows)
+func (m Mirror) PutConversations(rows []*models.Conversation) error {
+	return put(m, func(s *tableSet) *table[models.Conversation] { return s.conversations }, rows)
 }
 
 // PutMessages writes messages.
-func (tx *Tx) PutMessages(rows []*models.Message) error { return putMany(tx, messagesTable, rows) }
+func (m Mirror) PutMessages(rows []*models.Message) error {
+	return put(m, func(s *tableSet) *table[models.Message] { return s.messages }, rows)
+}
 
 // PutWorkflowRuns writes workflow runs.
-func (tx *Tx) PutWorkflowRuns(rows []*models.WorkflowRun) error {
-	return putMany(tx, workflowRunsTable, rows)
+func (m Mirror) PutWorkflowRuns(rows []*models.WorkflowRun) error {
+	return put(m, func(s *tableSet) *table[models.WorkflowRun] { return s.workflowRuns }, rows)
+}
+
+// Aggregate is what a conversation's stored messages add up to.
+type Aggregate struct {
+	Count         int64
+	LastMessageAt *models.Time
+}
+
+// MessageAggregates sums up the stored messages of each conversation in
+// ids (a conversation without any is absent from the answer). Messages
+// written earlier in this transaction count.
+func (m Mirror) MessageAggregates(ids []string) (map[string]Aggregate, error) {
+	out := make(map[string]Aggregate, len(ids))
+	for start, n := range chunks(len(ids)) {
+		args := make([]any, n)
+		for i, id := range ids[start : start+n] {
+			args[i] = id
+		}
+		err := m.tx.query(m.tx.texts.text(m.set.aggregates, n), args, func(scan func(...any) error) error {
+			var id string
+			var a Aggregate
+			if err := scan(&id, &a.Count, &a.LastMessageAt); err != nil {
+				return err
+			}
+			out[id] = a
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: sum up messages of %d conversations: %w", n, err)
+		}
+	}
+	if err := m.tx.Sync(); err != nil {
+		return nil, fmt.Errorf("store: sum up messages of %d conversations: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// ConversationIDs lists up to limit conversation ids after after, in order.
+func (m Mirror) ConversationIDs(after string, limit int) ([]string, error) {
+	var ids []string
+	q := m.tx.texts.rebind("SELECT id FROM " + m.set.conversations.name + " WHERE id > ? ORDER BY id LIMIT ?")
+	err := m.tx.query(q, []any{after, limit}, func(scan func(...any) error) error {
+		var id string
+		if err := scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	if err == nil {
+		err = m.tx.Sync()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: list %s: %w", m.set.conversations.name, err)
+	}
+	return ids, nil
 }

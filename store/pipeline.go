@@ -100,8 +100,8 @@ func answer(br pgx.BatchResults, s pipedStmt) error {
 	return rows.Err()
 }
 
-// writePipelined is Write on Postgres.
-func (db *DB) writePipelined(ctx context.Context, fn func(*Tx) error) error {
+// writePipelined is a transaction on Postgres.
+func (db *DB) writePipelined(ctx context.Context, feed, durable bool, fn func(*Tx) error) error {
 	sqlDB, err := db.write.DB()
 	if err != nil {
 		return err
@@ -112,14 +112,21 @@ func (db *DB) writePipelined(ctx context.Context, fn func(*Tx) error) error {
 	}
 	defer conn.Close() // a connection left inside a transaction is discarded (pgx's ResetSession)
 	p := &pipe{ctx: ctx, conn: conn}
-	tx := &Tx{now: models.NewTime(db.Now()), pipe: p, texts: &db.texts, seq: -1}
+	tx := &Tx{now: models.NewTime(db.Now()), pipe: p, texts: &db.texts, feed: feed, seq: -1}
 	tx.g = db.write.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.g.Statement.ConnPool = pipeConn{p}
 	p.queue(pipedStmt{sql: "BEGIN"})
-	p.queue(pipedStmt{sql: takeFeedPosition, read: func(rows pgx.Rows) (err error) {
-		tx.seq, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
-		return err
-	}})
+	if !durable {
+		p.queue(pipedStmt{sql: "SET LOCAL synchronous_commit = off"})
+	}
+	if feed {
+		p.queue(pipedStmt{sql: takeFeedPosition, read: func(rows pgx.Rows) error {
+			if !rows.Next() {
+				return errors.New("store: feed_clock has no row")
+			}
+			return rows.Scan(&tx.seq, &tx.epoch)
+		}})
+	}
 	if err = fn(tx); err == nil {
 		err = tx.err
 	}

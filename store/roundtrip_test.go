@@ -63,23 +63,23 @@ func TestMirrorRowsRoundTrip(t *testing.T) {
 		}
 		ctx := context.Background()
 		err := db.Write(ctx, func(tx *store.Tx) error {
-			if err := tx.PutContacts(contacts, map[string][]string{"cnt_r00": {"vip"}}); err != nil {
+			if err := tx.Live().PutContacts(contacts, map[string][]string{"cnt_r00": {"vip"}}); err != nil {
 				return err
 			}
-			if err := tx.PutConversations(conversations); err != nil {
+			if err := tx.Live().PutConversations(conversations); err != nil {
 				return err
 			}
-			if err := tx.PutMessages(messages); err != nil {
+			if err := tx.Live().PutMessages(messages); err != nil {
 				return err
 			}
-			return tx.PutWorkflowRuns(runs)
+			return tx.Live().PutWorkflowRuns(runs)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got *store.Rows
 		err = db.Write(ctx, func(tx *store.Tx) (err error) {
-			got, err = tx.LoadLater(keys)()
+			got, err = tx.Live().LoadLater(keys)()
 			return err
 		})
 		if err != nil {
@@ -135,17 +135,17 @@ func TestMirrorRowsUpdateRoundTrip(t *testing.T) {
 		}
 		load := func(tx *store.Tx) *store.Rows {
 			t.Helper()
-			rows, err := tx.LoadLater(keys)()
+			rows, err := tx.Live().LoadLater(keys)()
 			if err != nil {
 				t.Fatal(err)
 			}
 			return rows
 		}
 		write(func(tx *store.Tx) error {
-			if err := tx.PutConversations(convs); err != nil {
+			if err := tx.Live().PutConversations(convs); err != nil {
 				return err
 			}
-			return tx.PutMessages(msgs)
+			return tx.Live().PutMessages(msgs)
 		})
 
 		want := map[string]models.Conversation{}
@@ -168,10 +168,10 @@ func TestMirrorRowsUpdateRoundTrip(t *testing.T) {
 				c.Seq, m.Seq = 2, 2
 				cs, ms = append(cs, c), append(ms, m)
 			}
-			if err := tx.PutConversations(cs); err != nil {
+			if err := tx.Live().PutConversations(cs); err != nil {
 				return err
 			}
-			if err := tx.PutMessages(ms); err != nil {
+			if err := tx.Live().PutMessages(ms); err != nil {
 				return err
 			}
 			// Back again, in the same transaction, for half of them.
@@ -180,16 +180,16 @@ func TestMirrorRowsUpdateRoundTrip(t *testing.T) {
 					cs[i].ContactID, ms[i].ConversationID, ms[i].ContactID, ms[i].CreatedAt = ptr("cnt_a"), "conv_a", ptr("cnt_a"), at(1)
 				}
 			}
-			if err := tx.PutConversations(cs); err != nil {
+			if err := tx.Live().PutConversations(cs); err != nil {
 				return err
 			}
-			if err := tx.PutMessages(ms); err != nil {
+			if err := tx.Live().PutMessages(ms); err != nil {
 				return err
 			}
 			// A savepoint writes and fails: its writes are undone.
 			failed := errors.New("refused")
 			err := tx.Savepoint("t", func() error {
-				if err := tx.PutConversations([]*models.Conversation{{ID: cs[0].ID, ContactID: ptr("cnt_z"), Status: cs[0].Status,
+				if err := tx.Live().PutConversations([]*models.Conversation{{ID: cs[0].ID, ContactID: ptr("cnt_z"), Status: cs[0].Status,
 					Versions: models.Versions{}, CreatedAt: at(1), UpdatedAt: at(1), SyncedAt: at(1)}}); err != nil {
 					return err
 				}
@@ -201,7 +201,7 @@ func TestMirrorRowsUpdateRoundTrip(t *testing.T) {
 			// cs[0] takes the value the undone write had set, cs[1] is
 			// written again unchanged.
 			cs[0].ContactID = ptr("cnt_z")
-			if err := tx.PutConversations(cs[:2]); err != nil {
+			if err := tx.Live().PutConversations(cs[:2]); err != nil {
 				return err
 			}
 			for i := range cs {

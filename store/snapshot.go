@@ -7,8 +7,8 @@ import (
 	"github.com/buzzmirror/buzzmirror/models"
 )
 
-// Mirror is every mirror row, each table ordered by primary key.
-type Mirror struct {
+// Dump is every mirror row, each table ordered by primary key.
+type Dump struct {
 	Contacts      []models.Contact
 	ContactTags   []models.ContactTag
 	Conversations []models.Conversation
@@ -19,8 +19,8 @@ type Mirror struct {
 // Snapshot reads the whole mirror in one read transaction. It is meant for
 // tests and for comparing a mirror before and after a rebuild, not for
 // large databases.
-func (db *DB) Snapshot(ctx context.Context) (*Mirror, error) {
-	var m Mirror
+func (db *DB) Snapshot(ctx context.Context) (*Dump, error) {
+	var m Dump
 	tx := db.read.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		return nil, unavailable(tx.Error)

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package store
 
 import (
@@ -5,7 +7,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	stdsync "sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -30,9 +31,6 @@ import (
 //     checkpoints have copied nearly all of it by then, so the pause is
 //     short, and the WAL stays bounded.
 //
-// And the writer's WAL writes go through walVFS (walvfs.go), one system
-// call for many frames.
-//
 // temp_store = MEMORY keeps the statement journals in memory. Each bulk
 // upsert keeps one (the pages it changed, in case it must be undone) and
 // SQLite spills any past 64 KiB to a temporary file in writes of a few
@@ -53,13 +51,19 @@ const (
 	walRestartFrames = 128 << 10 // 128 MiB of 1 KiB pages
 )
 
-// setupSQLite readies SQLite for this process, once: the page cache
-// (pcache.go) first, since it must come before SQLite initialises, which
-// registering a VFS does; then walVFS.
-var setupSQLite = stdsync.OnceValue(func() error {
-	installPageCache()
-	return registerWALVFS()
-})
+// openSQLite opens the three pools of a SQLite database: the writer's
+// single connection, the read API's, and the background checkpointer's.
+func (db *DB) openSQLite(path string, opts Options) error {
+	var err error
+	db.write, err = openSQLitePool(sqliteDSN(path, sqliteWriter), sqliteWriterPragmas, 1)
+	if err == nil {
+		db.read, err = openSQLitePool(sqliteDSN(path, sqliteReader), nil, opts.MaxOpenConns, prepared)
+	}
+	if err == nil {
+		db.checkpoint, err = openSQLitePool(sqliteDSN(path, sqliteCheckpointer), nil, 1)
+	}
+	return err
+}
 
 // sqliteConnector opens go-sqlite3 connections that run pragmas first,
 // without registering a driver name globally.
@@ -122,9 +126,13 @@ func (db *DB) runCheckpoints(ctx context.Context) {
 			db.checkpointing.Lock()
 			err := db.checkpoint.WithContext(ctx).Raw("PRAGMA wal_checkpoint(PASSIVE)").Row().Scan(&r.Busy, &r.Log, &r.Checkpointed)
 			db.checkpointing.Unlock()
-			if err == nil {
-				db.walFrames.Store(r.Log)
+			if err != nil {
+				if ctx.Err() == nil {
+					db.log.Warn("sqlite: background checkpoint failed; the WAL grows until one succeeds", "err", err)
+				}
+				continue
 			}
+			db.walFrames.Store(r.Log)
 		}
 	}
 }
@@ -139,7 +147,24 @@ func (db *DB) rewindWAL(ctx context.Context) {
 		return
 	}
 	defer db.checkpointing.Unlock()
-	if err := db.write.WithContext(ctx).Exec("PRAGMA wal_checkpoint(RESTART)").Error; err == nil {
-		db.walFrames.Store(0)
+	if err := db.write.WithContext(ctx).Exec("PRAGMA wal_checkpoint(RESTART)").Error; err != nil {
+		db.log.Warn("sqlite: WAL restart checkpoint failed", "err", err)
+		return
 	}
+	db.walFrames.Store(0)
+}
+
+// sqliteTransient reports whether err is SQLite's trouble rather than a
+// refusal of the values a statement carried (a constraint, a trigger, a
+// value too big or of the wrong kind).
+func sqliteTransient(err error) (transient, known bool) {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return false, false
+	}
+	switch se.Code {
+	case sqlite3.ErrConstraint, sqlite3.ErrMismatch, sqlite3.ErrTooBig, sqlite3.ErrRange:
+		return false, true
+	}
+	return true, true
 }

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	stdsync "sync"
@@ -44,6 +45,7 @@ type DB struct {
 	checkpointing stdsync.Mutex
 
 	texts texts // the writer's bulk statements (bulk.go)
+	log   *slog.Logger
 
 	// Now is the clock behind receivedAt and syncedAt; tests replace it.
 	Now func() time.Time
@@ -54,6 +56,9 @@ type Options struct {
 	// MaxOpenConns caps the read pool (and on Postgres the whole pool); 4
 	// when zero.
 	MaxOpenConns int
+	// Log receives what background work (SQLite's checkpoints) has to
+	// report; nothing is logged when it is nil.
+	Log *slog.Logger
 }
 
 // Open connects to the database without migrating it.
@@ -61,20 +66,14 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	if opts.MaxOpenConns <= 0 {
 		opts.MaxOpenConns = 4
 	}
-	db := &DB{driver: driver, Now: time.Now, texts: texts{postgres: driver == DriverPostgres}}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	db := &DB{driver: driver, Now: time.Now, texts: texts{postgres: driver == DriverPostgres}, log: opts.Log}
 	var err error
 	switch driver {
 	case DriverSQLite:
-		if err := setupSQLite(); err != nil {
-			return nil, err
-		}
-		db.write, err = openSQLitePool(sqliteDSN(dsn, sqliteWriter), sqliteWriterPragmas, 1)
-		if err == nil {
-			db.read, err = openSQLitePool(sqliteDSN(dsn, sqliteReader), nil, opts.MaxOpenConns, prepared)
-		}
-		if err == nil {
-			db.checkpoint, err = openSQLitePool(sqliteDSN(dsn, sqliteCheckpointer), nil, 1)
-		}
+		err = db.openSQLite(dsn, opts)
 	case DriverPostgres:
 		// Writes plan without table scans (see postgresDSN); reads keep pgx's
 		// statement cache, since the read API's few query shapes repeat.
@@ -163,67 +162,6 @@ func postgresDSN(dsn string) string {
 		return u.String()
 	}
 	return dsn + " enable_seqscan=off"
-}
-
-// sqliteRole is what a SQLite connection pool is for.
-type sqliteRole int
-
-const (
-	sqliteWriter       sqliteRole = iota // the one connection that writes
-	sqliteReader                         // the read API's pool
-	sqliteCheckpointer                   // background WAL checkpoints
-)
-
-// sqliteDSN turns the configured file path into a go-sqlite3 URI for a
-// pool of the given role. Every connection gets synchronous=FULL (an
-// acknowledged event survives power loss), foreign keys, and a busy timeout
-// for other processes (migrate, rebuild); the writer begins transactions
-// IMMEDIATE so none fails on lock upgrade, readers are query-only. WAL mode
-// and the page size are set by sqliteWriterPragmas. The writer uses walVFS
-// unless the path sets synchronous itself (go-sqlite3 takes the first of
-// repeated parameters, so the path's would win over ours).
-func sqliteDSN(path string, role sqliteRole) string {
-	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
-	q.Set("_foreign_keys", "on")
-	q.Set("_synchronous", "FULL")
-	// Page cache per connection, in KiB: the writer's holds the hot index
-	// pages of every batch; readers share the OS cache, so eight of them
-	// stay small and the server's RSS stays bounded.
-	switch role {
-	case sqliteWriter:
-		q.Set("_cache_size", "-65536")
-		// The compiled bulk statements (bulk.go): about a hundred texts.
-		q.Set("_stmt_cache_size", "160")
-		q.Set("_txlock", "immediate")
-		if !setsSynchronous(path) {
-			q.Set("vfs", walVFS)
-		}
-	case sqliteReader:
-		q.Set("_cache_size", "-8192")
-		q.Set("_query_only", "1")
-	case sqliteCheckpointer:
-		q.Set("_cache_size", "-2048")
-	}
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	if !strings.HasPrefix(path, "file:") {
-		path = "file:" + path
-	}
-	return path + sep + q.Encode()
-}
-
-// setsSynchronous reports whether a SQLite path's query string chooses the
-// synchronous mode.
-func setsSynchronous(path string) bool {
-	_, query, ok := strings.Cut(path, "?")
-	if !ok {
-		return false
-	}
-	q, err := url.ParseQuery(query)
-	return err != nil || q.Has("_synchronous") || q.Has("_sync")
 }
 
 // Driver names the database kind.

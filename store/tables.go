@@ -20,18 +20,28 @@ import (
 // reads them from a loaded row, in that order, as values would.
 type table[T any] struct {
 	name    string
-	slot    int // where a Tx keeps what it knows of this table's stored rows
+	kind    string // its change-feed kind
+	slot    int    // where a Tx keeps what it knows of this table's stored rows
 	columns []string
 	keys    []string
 	values  func(row *T, dst []any) []any
 	keyOf   func(row *T) []any
 	fields  func(row *T) []any
 	id      func(row *T) string
+	stamp   func(row *T) *stamp // the columns a write sets by itself
 
 	at     []int    // where each of keys is in columns
 	upsert []*shape // by the set of keys to write: bit i stands for keys[i]
 	insert *shape   // rows the transaction looked for and did not find
 	load   *shape
+	remove *shape
+}
+
+// stamp points at the two columns every row carries about its last write:
+// when (syncedAt, our clock) and at which change-feed position.
+type stamp struct {
+	synced *models.Time
+	seq    *int64
 }
 
 func (t *table[T]) init() *table[T] {
@@ -54,6 +64,7 @@ func (t *table[T]) init() *table[T] {
 	}
 	t.insert = insertShape(t.name, t.columns)
 	t.load = selectShape(t.name, t.columns)
+	t.remove = &shape{head: "DELETE FROM " + t.name + " WHERE id IN (", tail: ")"}
 	return t
 }
 
@@ -84,7 +95,7 @@ func (t *table[T]) keysIn(vals []any) []any {
 	return keys
 }
 
-// The slots of the tables in a Tx.
+// The slots of one set of tables in a Tx.
 const (
 	contactsSlot = iota
 	conversationsSlot
@@ -93,80 +104,118 @@ const (
 	tableSlots
 )
 
-var contactsTable = (&table[models.Contact]{
-	name: "contacts", slot: contactsSlot,
-	columns: []string{"id", "phone", "phone_norm", "name", "email", "email_norm", "search", "tags", "fields", "extra",
-		"versions", "created_at", "updated_at", "synced_at", "seq"},
-	keys: []string{"phone_norm", "email_norm", "updated_at"},
-	keyOf: func(c *models.Contact) []any {
-		return []any{orNull(c.PhoneNorm), orNull(c.EmailNorm), timeValue(c.UpdatedAt)}
-	},
-	values: func(c *models.Contact, dst []any) []any {
-		return append(dst, c.ID, orNull(c.Phone), orNull(c.PhoneNorm), orNull(c.Name), orNull(c.Email), orNull(c.EmailNorm),
-			c.Search, jsonOrNull(c.Tags), jsonOrNull(c.Fields), jsonOrNull(c.Extra),
-			c.Versions.Encode(), timeValue(c.CreatedAt), timeValue(c.UpdatedAt), timeValue(c.SyncedAt), c.Seq)
-	},
-	fields: func(c *models.Contact) []any {
-		return []any{&c.ID, &c.Phone, &c.PhoneNorm, &c.Name, &c.Email, &c.EmailNorm, &c.Search, &c.Tags, &c.Fields, &c.Extra,
-			&c.Versions, &c.CreatedAt, &c.UpdatedAt, &c.SyncedAt, &c.Seq}
-	},
-	id: func(c *models.Contact) string { return c.ID },
-}).init()
+// tableSet is one whole mirror: the live tables, or the shadow tables a
+// rebuild fills before it swaps them in.
+type tableSet struct {
+	prefix        string
+	shadow        bool
+	contacts      *table[models.Contact]
+	conversations *table[models.Conversation]
+	messages      *table[models.Message]
+	workflowRuns  *table[models.WorkflowRun]
+	contactTags   string
+	clearTags     *shape
+	insertTags    *shape
+	aggregates    *shape
+}
 
-var conversationsTable = (&table[models.Conversation]{
-	name: "conversations", slot: conversationsSlot,
-	columns: []string{"id", "contact_id", "channel", "status", "opened_at", "resolved_at", "last_message_at", "message_count",
-		"versions", "created_at", "updated_at", "synced_at", "seq"},
-	keys:  []string{"contact_id", "updated_at"},
-	keyOf: func(c *models.Conversation) []any { return []any{orNull(c.ContactID), timeValue(c.UpdatedAt)} },
-	values: func(c *models.Conversation, dst []any) []any {
-		return append(dst, c.ID, orNull(c.ContactID), orNull(c.Channel), c.Status,
-			optTime(c.OpenedAt), optTime(c.ResolvedAt), optTime(c.LastMessageAt), c.MessageCount,
-			c.Versions.Encode(), timeValue(c.CreatedAt), timeValue(c.UpdatedAt), timeValue(c.SyncedAt), c.Seq)
-	},
-	fields: func(c *models.Conversation) []any {
-		return []any{&c.ID, &c.ContactID, &c.Channel, &c.Status, &c.OpenedAt, &c.ResolvedAt, &c.LastMessageAt, &c.MessageCount,
-			&c.Versions, &c.CreatedAt, &c.UpdatedAt, &c.SyncedAt, &c.Seq}
-	},
-	id: func(c *models.Conversation) string { return c.ID },
-}).init()
+// The two sets. A Tx keeps what it knows of each in slots of its own.
+var (
+	liveTables   = newTableSet("", 0)
+	shadowTables = newTableSet(shadowPrefix, tableSlots)
+)
 
-var messagesTable = (&table[models.Message]{
-	name: "messages", slot: messagesSlot,
-	columns: []string{"id", "conversation_id", "contact_id", "channel", "direction", "status", "body", "from_addr", "to_addr", "error",
-		"versions", "created_at", "updated_at", "synced_at", "seq"},
-	keys: []string{"conversation_id", "contact_id", "created_at", "updated_at"},
-	keyOf: func(m *models.Message) []any {
-		return []any{m.ConversationID, orNull(m.ContactID), timeValue(m.CreatedAt), timeValue(m.UpdatedAt)}
-	},
-	values: func(m *models.Message, dst []any) []any {
-		return append(dst, m.ID, m.ConversationID, orNull(m.ContactID), orNull(m.Channel), m.Direction, m.Status,
-			orNull(m.Body), orNull(m.From), orNull(m.To), jsonOrNull(m.Error),
-			m.Versions.Encode(), timeValue(m.CreatedAt), timeValue(m.UpdatedAt), timeValue(m.SyncedAt), m.Seq)
-	},
-	fields: func(m *models.Message) []any {
-		return []any{&m.ID, &m.ConversationID, &m.ContactID, &m.Channel, &m.Direction, &m.Status, &m.Body, &m.From, &m.To, &m.Error,
-			&m.Versions, &m.CreatedAt, &m.UpdatedAt, &m.SyncedAt, &m.Seq}
-	},
-	id: func(m *models.Message) string { return m.ID },
-}).init()
+// shadowPrefix names the tables a rebuild fills.
+const shadowPrefix = "rebuild_"
 
-var workflowRunsTable = (&table[models.WorkflowRun]{
-	name: "workflow_runs", slot: workflowRunsSlot,
-	columns: []string{"id", "workflow_id", "contact_id", "conversation_id", "source", "versions", "triggered_at", "synced_at", "seq"},
-	keys:    []string{"workflow_id", "contact_id", "triggered_at"},
-	keyOf: func(r *models.WorkflowRun) []any {
-		return []any{r.WorkflowID, orNull(r.ContactID), timeValue(r.TriggeredAt)}
-	},
-	values: func(r *models.WorkflowRun, dst []any) []any {
-		return append(dst, r.ID, r.WorkflowID, orNull(r.ContactID), orNull(r.ConversationID), orNull(r.Source),
-			r.Versions.Encode(), timeValue(r.TriggeredAt), timeValue(r.SyncedAt), r.Seq)
-	},
-	fields: func(r *models.WorkflowRun) []any {
-		return []any{&r.ID, &r.WorkflowID, &r.ContactID, &r.ConversationID, &r.Source, &r.Versions, &r.TriggeredAt, &r.SyncedAt, &r.Seq}
-	},
-	id: func(r *models.WorkflowRun) string { return r.ID },
-}).init()
+// mirrorTables lists the mirror's tables, in the order a rebuild swaps them.
+var mirrorTables = []string{"contacts", "contact_tags", "conversations", "messages", "workflow_runs"}
+
+func newTableSet(prefix string, slot0 int) *tableSet {
+	s := &tableSet{prefix: prefix, shadow: prefix != "", contactTags: prefix + "contact_tags"}
+	s.contacts = (&table[models.Contact]{
+		name: prefix + "contacts", kind: KindContact, slot: slot0 + contactsSlot,
+		columns: []string{"id", "phone", "phone_norm", "name", "email", "email_norm", "search", "tags", "fields", "extra",
+			"versions", "created_at", "updated_at", "synced_at", "seq"},
+		keys: []string{"phone_norm", "email_norm", "updated_at"},
+		keyOf: func(c *models.Contact) []any {
+			return []any{orNull(c.PhoneNorm), orNull(c.EmailNorm), timeValue(c.UpdatedAt)}
+		},
+		values: func(c *models.Contact, dst []any) []any {
+			return append(dst, c.ID, orNull(c.Phone), orNull(c.PhoneNorm), orNull(c.Name), orNull(c.Email), orNull(c.EmailNorm),
+				c.Search, jsonOrNull(c.Tags), jsonOrNull(c.Fields), jsonOrNull(c.Extra),
+				c.Versions.Encode(), timeValue(c.CreatedAt), timeValue(c.UpdatedAt), timeValue(c.SyncedAt), c.Seq)
+		},
+		fields: func(c *models.Contact) []any {
+			return []any{&c.ID, &c.Phone, &c.PhoneNorm, &c.Name, &c.Email, &c.EmailNorm, &c.Search, &c.Tags, &c.Fields, &c.Extra,
+				&c.Versions, &c.CreatedAt, &c.UpdatedAt, &c.SyncedAt, &c.Seq}
+		},
+		id:    func(c *models.Contact) string { return c.ID },
+		stamp: func(c *models.Contact) *stamp { return &stamp{&c.SyncedAt, &c.Seq} },
+	}).init()
+	s.conversations = (&table[models.Conversation]{
+		name: prefix + "conversations", kind: KindConversation, slot: slot0 + conversationsSlot,
+		columns: []string{"id", "contact_id", "channel", "status", "opened_at", "resolved_at", "last_message_at", "message_count",
+			"versions", "created_at", "updated_at", "synced_at", "seq"},
+		keys:  []string{"contact_id", "updated_at"},
+		keyOf: func(c *models.Conversation) []any { return []any{orNull(c.ContactID), timeValue(c.UpdatedAt)} },
+		values: func(c *models.Conversation, dst []any) []any {
+			return append(dst, c.ID, orNull(c.ContactID), orNull(c.Channel), c.Status,
+				optTime(c.OpenedAt), optTime(c.ResolvedAt), optTime(c.LastMessageAt), c.MessageCount,
+				c.Versions.Encode(), timeValue(c.CreatedAt), timeValue(c.UpdatedAt), timeValue(c.SyncedAt), c.Seq)
+		},
+		fields: func(c *models.Conversation) []any {
+			return []any{&c.ID, &c.ContactID, &c.Channel, &c.Status, &c.OpenedAt, &c.ResolvedAt, &c.LastMessageAt, &c.MessageCount,
+				&c.Versions, &c.CreatedAt, &c.UpdatedAt, &c.SyncedAt, &c.Seq}
+		},
+		id:    func(c *models.Conversation) string { return c.ID },
+		stamp: func(c *models.Conversation) *stamp { return &stamp{&c.SyncedAt, &c.Seq} },
+	}).init()
+	s.messages = (&table[models.Message]{
+		name: prefix + "messages", kind: KindMessage, slot: slot0 + messagesSlot,
+		columns: []string{"id", "conversation_id", "contact_id", "channel", "direction", "status", "body", "from_addr", "to_addr", "error",
+			"versions", "created_at", "updated_at", "synced_at", "seq"},
+		keys: []string{"conversation_id", "contact_id", "created_at", "updated_at"},
+		keyOf: func(m *models.Message) []any {
+			return []any{m.ConversationID, orNull(m.ContactID), timeValue(m.CreatedAt), timeValue(m.UpdatedAt)}
+		},
+		values: func(m *models.Message, dst []any) []any {
+			return append(dst, m.ID, m.ConversationID, orNull(m.ContactID), orNull(m.Channel), m.Direction, m.Status,
+				orNull(m.Body), orNull(m.From), orNull(m.To), jsonOrNull(m.Error),
+				m.Versions.Encode(), timeValue(m.CreatedAt), timeValue(m.UpdatedAt), timeValue(m.SyncedAt), m.Seq)
+		},
+		fields: func(m *models.Message) []any {
+			return []any{&m.ID, &m.ConversationID, &m.ContactID, &m.Channel, &m.Direction, &m.Status, &m.Body, &m.From, &m.To, &m.Error,
+				&m.Versions, &m.CreatedAt, &m.UpdatedAt, &m.SyncedAt, &m.Seq}
+		},
+		id:    func(m *models.Message) string { return m.ID },
+		stamp: func(m *models.Message) *stamp { return &stamp{&m.SyncedAt, &m.Seq} },
+	}).init()
+	s.workflowRuns = (&table[models.WorkflowRun]{
+		name: prefix + "workflow_runs", kind: KindWorkflowRun, slot: slot0 + workflowRunsSlot,
+		columns: []string{"id", "workflow_id", "contact_id", "conversation_id", "source", "versions", "triggered_at", "synced_at", "seq"},
+		keys:    []string{"workflow_id", "contact_id", "triggered_at"},
+		keyOf: func(r *models.WorkflowRun) []any {
+			return []any{r.WorkflowID, orNull(r.ContactID), timeValue(r.TriggeredAt)}
+		},
+		values: func(r *models.WorkflowRun, dst []any) []any {
+			return append(dst, r.ID, r.WorkflowID, orNull(r.ContactID), orNull(r.ConversationID), orNull(r.Source),
+				r.Versions.Encode(), timeValue(r.TriggeredAt), timeValue(r.SyncedAt), r.Seq)
+		},
+		fields: func(r *models.WorkflowRun) []any {
+			return []any{&r.ID, &r.WorkflowID, &r.ContactID, &r.ConversationID, &r.Source, &r.Versions, &r.TriggeredAt, &r.SyncedAt, &r.Seq}
+		},
+		id:    func(r *models.WorkflowRun) string { return r.ID },
+		stamp: func(r *models.WorkflowRun) *stamp { return &stamp{&r.SyncedAt, &r.Seq} },
+	}).init()
+	s.clearTags = &shape{head: "DELETE FROM " + s.contactTags + " WHERE contact_id IN (", tail: ")"}
+	s.insertTags = &shape{head: "INSERT INTO " + s.contactTags + " (contact_id, tag) VALUES ", width: 2}
+	s.aggregates = &shape{
+		head: "SELECT conversation_id, COUNT(*), MAX(created_at) FROM " + s.messages.name + " WHERE conversation_id IN (",
+		tail: ") GROUP BY conversation_id",
+	}
+	return s
+}
 
 // The journal insert answers the ids it stored; a stored id is skipped.
 var eventColumns = []string{"id", "type", "status", "error", "created_at", "received_at", "payload"}
@@ -177,14 +226,12 @@ var insertEvents = &shape{
 	width: len(eventColumns),
 }
 
+// markApplied records the projector's outcome for many events at once.
+var markApplied = &shape{head: "UPDATE events SET status = 'applied', error = NULL WHERE id IN (", tail: ")"}
+
 func eventValues(e *models.Event, dst []any) []any {
 	return append(dst, e.ID, e.Type, string(e.Status), orNull(e.Error), timeValue(e.CreatedAt), timeValue(e.ReceivedAt), e.Payload)
 }
-
-var (
-	clearTags  = &shape{head: "DELETE FROM contact_tags WHERE contact_id IN (", tail: ")"}
-	insertTags = &shape{head: "INSERT INTO contact_tags (contact_id, tag) VALUES ", width: 2}
-)
 
 func orNull(s *string) any {
 	if s == nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 
@@ -11,26 +12,34 @@ import (
 	"github.com/buzzmirror/buzzmirror/models"
 )
 
-// Tx is a write transaction over the journal and the mirror. Every write
-// transaction first takes the next change-feed position from feed_clock;
-// the row lock that takes is held until commit, so writers (on Postgres,
-// across instances too) commit in the order of their positions and a reader
-// of the change feed can never see position n+1 before n.
+// Tx is a write transaction. One begun by Write may change the mirror: it
+// first takes the next change-feed position from feed_clock, and the row
+// lock that takes is held until commit, so mirror writers (on Postgres,
+// across instances too) commit in the order of their positions and a
+// reader of the change feed can never see position n+1 before n. The same
+// statement reads the projector lease's epoch, so a projector that lost
+// its lease finds out before it writes anything.
+//
+// One begun by WriteJournal only journals: it takes no position, so
+// deliveries never queue behind the mirror's writers (on Postgres; SQLite
+// has one writer at a time whatever the transaction does).
 type Tx struct {
 	g      *gorm.DB
 	pipe   *pipe  // Postgres: statements waiting for the next round trip
 	texts  *texts // the bulk statements, in this database's placeholders
+	feed   bool   // a mirror writer, holding the feed_clock row
 	seq    int64  // -1 until the pipeline's first round trip answered
+	epoch  int64
 	now    models.Time
-	err    error                        // a failure Seq could not return; fails the commit
-	stored [tableSlots]map[string][]any // by table, what the database holds of the rows loaded (see storedKeys)
+	err    error                            // a failure Seq could not return; fails the commit
+	stored [2 * tableSlots]map[string][]any // by table, what the database holds of the rows loaded (see storedKeys)
 }
 
 // storedKeys is what the transaction knows of the stored rows of a table,
 // by id: the indexed values of each it loaded (see table), or nil for one
-// it looked for and did not find. Every write transaction holds the
-// feed_clock row lock from before its first read until it commits, so no
-// other writer can store such a row meanwhile: it is inserted without
+// it looked for and did not find. Every mirror writer holds the feed_clock
+// row lock from before its first read until it commits, so no other
+// writer can store such a row meanwhile: it is inserted without
 // ON CONFLICT.
 func (tx *Tx) storedKeys(slot int) map[string][]any {
 	if tx.stored[slot] == nil {
@@ -40,28 +49,49 @@ func (tx *Tx) storedKeys(slot int) map[string][]any {
 }
 
 // Forget drops what the transaction knows of the rows it loaded and wrote,
-// so that a long one (a rebuild) does not keep that for every row of the
-// mirror: a row written after is upserted whole, as one never loaded.
-func (tx *Tx) Forget() { tx.stored = [tableSlots]map[string][]any{} }
+// so that a long one does not keep that for every row it touched: a row
+// written after is upserted whole, as one never loaded.
+func (tx *Tx) Forget() { tx.stored = [2 * tableSlots]map[string][]any{} }
 
-const takeFeedPosition = "UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq"
+const takeFeedPosition = "UPDATE feed_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq, lease_epoch"
 
-// Write runs fn in one transaction and commits when fn returns nil.
+// Write runs fn in one mirror-writing transaction and commits when fn
+// returns nil.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+	return db.transact(ctx, true, true, fn)
+}
+
+// WriteLoose is Write for work that can be done again: its commit does
+// not wait for the disk (SQLite synchronous=NORMAL, Postgres
+// synchronous_commit off), so a power loss may undo it, but never leaves
+// the database inconsistent; a later durable commit makes it durable too.
+// A rebuild fills its shadow tables so.
+func (db *DB) WriteLoose(ctx context.Context, fn func(*Tx) error) error {
+	return db.transact(ctx, true, false, fn)
+}
+
+// WriteJournal runs fn in one transaction that only journals (see Tx).
+func (db *DB) WriteJournal(ctx context.Context, fn func(*Tx) error) error {
+	return db.transact(ctx, false, true, fn)
+}
+
+func (db *DB) transact(ctx context.Context, feed, durable bool, fn func(*Tx) error) error {
 	var err error
 	if db.driver == DriverPostgres {
-		err = db.writePipelined(ctx, fn)
+		err = db.writePipelined(ctx, feed, durable, fn)
 	} else {
-		err = db.write.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		err = db.sqliteTransaction(ctx, durable, func(g *gorm.DB) error {
 			// SQLite's driver runs each statement whose context can end on
 			// a goroutine of its own, to interrupt it; inside the
 			// transaction nothing waits for a lock, so its statements run
 			// on this one. The transaction still ends with ctx.
 			g = g.WithContext(context.WithoutCancel(ctx))
-			tx := &Tx{g: g, texts: &db.texts, now: models.NewTime(db.Now())}
-			err := tx.query(takeFeedPosition, nil, func(scan func(...any) error) error { return scan(&tx.seq) })
-			if err != nil {
-				return unavailable(fmt.Errorf("store: take feed position: %w", err))
+			tx := &Tx{g: g, texts: &db.texts, now: models.NewTime(db.Now()), feed: feed, seq: -1}
+			if feed {
+				err := tx.query(takeFeedPosition, nil, func(scan func(...any) error) error { return scan(&tx.seq, &tx.epoch) })
+				if err != nil {
+					return unavailable(fmt.Errorf("store: take feed position: %w", err))
+				}
 			}
 			return fn(tx)
 		})
@@ -73,6 +103,25 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 		db.rewindWAL(ctx)
 	}
 	return err
+}
+
+// sqliteTransaction runs fn in a transaction on the writer's connection,
+// with synchronous=NORMAL for its commit unless durable.
+func (db *DB) sqliteTransaction(ctx context.Context, durable bool, fn func(*gorm.DB) error) error {
+	if durable {
+		return db.write.WithContext(ctx).Transaction(fn)
+	}
+	return db.write.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		if err := conn.Exec("PRAGMA synchronous = NORMAL").Error; err != nil {
+			return err
+		}
+		err := conn.Transaction(fn)
+		if restore := conn.Exec("PRAGMA synchronous = FULL").Error; restore != nil {
+			// The connection must not go on writing loosely: drop it.
+			return errors.Join(err, restore, driver.ErrBadConn)
+		}
+		return err
+	})
 }
 
 // isOwnError reports errors fn returns on purpose (not database failures).
@@ -97,12 +146,22 @@ func Aborted(err error) bool { return isOwnError(err) }
 
 // Seq is this transaction's change-feed position.
 func (tx *Tx) Seq() int64 {
+	if !tx.feed {
+		panic("store: a journal transaction has no change-feed position")
+	}
 	if tx.seq < 0 {
 		if err := tx.Sync(); err != nil && tx.err == nil {
 			tx.err = err
 		}
 	}
 	return tx.seq
+}
+
+// LeaseEpoch is the projector lease's epoch as this transaction locked
+// the feed_clock row: no other writer can change it before the commit.
+func (tx *Tx) LeaseEpoch() (int64, error) {
+	tx.Seq()
+	return tx.epoch, tx.err
 }
 
 // Sync runs the statements waiting for the next round trip, so that their
@@ -160,18 +219,8 @@ func eachRow(rows rowScanner, row func(scan func(...any) error) error) error {
 	return rows.Err()
 }
 
-// Now is the transaction's clock reading, used for receivedAt and syncedAt.
+// Now is the transaction's clock reading, used for syncedAt.
 func (tx *Tx) Now() models.Time { return tx.now }
-
-// SetEventOutcome records what became of a journaled event.
-func (tx *Tx) SetEventOutcome(id string, status models.EventStatus, reason *string) error {
-	err := tx.g.Model(&models.Event{}).Where("id = ?", id).
-		Updates(map[string]any{"status": status, "error": reason}).Error
-	if err != nil {
-		return fmt.Errorf("store: set outcome of event %s: %w", id, err)
-	}
-	return nil
-}
 
 // Savepoint runs fn so that, when it fails, only its own writes are undone
 // and the transaction goes on.
@@ -194,46 +243,4 @@ func (tx *Tx) Savepoint(name string, fn func() error) error {
 	return nil
 }
 
-// LastMessageAt finds the newest createdAt among a conversation's stored
-// messages, leaving out the ids in except (the caller knows better values
-// for those).
-func (tx *Tx) LastMessageAt(conversationID string, except []string) (*models.Time, error) {
-	q := tx.g.Model(&models.Message{}).Select("MAX(created_at) AS last").Where("conversation_id = ?", conversationID)
-	if len(except) > 0 {
-		q = q.Where("id NOT IN ?", except)
-	}
-	var row struct{ Last *models.Time }
-	if err := q.Scan(&row).Error; err != nil {
-		return nil, fmt.Errorf("store: newest message of conversation %s: %w", conversationID, err)
-	}
-	return row.Last, nil
-}
-
 func formatNow(db *DB) string { return models.FormatTime(db.Now()) }
-
-// InsertEvents journals rows in bulk and returns the ids it inserted; an id
-// already stored, in the journal or earlier in rows, is skipped.
-func (tx *Tx) InsertEvents(rows []models.Event) (map[string]bool, error) {
-	inserted := make(map[string]bool, len(rows))
-	for start, n := range chunks(len(rows)) {
-		args := make([]any, 0, n*len(eventColumns))
-		for i := range rows[start : start+n] {
-			args = eventValues(&rows[start+i], args)
-		}
-		err := tx.query(tx.texts.text(insertEvents, n), args, func(scan func(...any) error) error {
-			var id string
-			if err := scan(&id); err != nil {
-				return err
-			}
-			inserted[id] = true
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("store: insert %d events: %w", n, err)
-		}
-	}
-	if err := tx.Sync(); err != nil {
-		return nil, fmt.Errorf("store: insert %d events: %w", len(rows), err)
-	}
-	return inserted, nil
-}

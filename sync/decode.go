@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
 )
@@ -82,14 +83,26 @@ type Event struct {
 	Conversation *ConversationData
 	Contact      *ContactData
 	Workflow     *WorkflowData
+
+	received time.Time // when it was journaled
 }
 
-// Decode maps env's data for its type. It returns ErrUnknownType or a
-// *DataError when the event cannot be applied.
-func Decode(env *Envelope) (*Event, error) {
+// MaxClockLead is how far after its receipt an event may be dated. An
+// event dated later would win every field it sets until the end of time.
+const MaxClockLead = 24 * time.Hour
+
+// Decode maps env's data for its type, as an event received at received.
+// It returns ErrUnknownType or a *DataError when the event cannot be
+// applied. The result depends on nothing else, so a rebuild, which reads
+// each event's receipt time from the journal, decides as the webhook did.
+func Decode(env *Envelope, received time.Time) (*Event, error) {
 	ev := &Event{Envelope: env}
 	if !slices.Contains(models.EventTypes, env.Type) {
 		return nil, ErrUnknownType
+	}
+	if env.CreatedAt.After(received.Add(MaxClockLead)) {
+		return nil, &DataError{fmt.Sprintf("createdAt is more than %s after the event was received (%s)",
+			MaxClockLead, received.UTC().Format(time.RFC3339))}
 	}
 	d, err := newDataReader(env.Data)
 	if err != nil {
@@ -163,6 +176,25 @@ func newDataReader(data json.RawMessage) (*dataReader, error) {
 	return &dataReader{m: m, used: map[string]bool{}}, nil
 }
 
+// objectMembers splits raw, a JSON value, into its members when it is an
+// object, values kept raw; a key given twice keeps its last value.
+func objectMembers(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if !bytes.HasPrefix(raw, []byte("{")) || json.Unmarshal(raw, &m) != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// jsonString decodes raw when it is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
 func (d *dataReader) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = &DataError{fmt.Sprintf(format, args...)}
@@ -193,11 +225,16 @@ func (d *dataReader) str(key string) Opt[string] {
 	return Opt[string]{Set: true, Val: &s}
 }
 
-// optID reads an optional id: null, or a non-empty string of at most MaxIDLen bytes.
+// optID reads an optional id: null, or a non-empty string of at most
+// MaxIDLen bytes that escapes no lone surrogate.
 func (d *dataReader) optID(key string) Opt[string] {
 	o := d.str(key)
-	if o.Val != nil && (*o.Val == "" || len(*o.Val) > MaxIDLen) {
+	switch {
+	case o.Val != nil && (*o.Val == "" || len(*o.Val) > MaxIDLen):
 		d.fail("data.%s must be 1 to %d bytes", key, MaxIDLen)
+		return Opt[string]{}
+	case o.Val != nil && escapesLoneSurrogate(d.m[key]):
+		d.fail("data.%s escapes a lone UTF-16 surrogate, which cannot be told apart from other ids once decoded", key)
 		return Opt[string]{}
 	}
 	return o

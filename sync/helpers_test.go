@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/store/storetest"
 )
@@ -23,23 +24,67 @@ func ev(id, typ, at string, data any) []byte {
 // obj is shorthand for a data object.
 type obj = map[string]any
 
-func newTestSyncer(db *store.DB) *Syncer {
-	db.Now = func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
-	return NewSyncer(db, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+// testClock is the tests' time of receipt: after every event they date.
+var testClock = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// testService is a journal and a projector on one database, as serve has.
+type testService struct {
+	*Journal
+	db        *store.DB
+	projector *Projector
 }
 
-// MustIngest delivers raw and returns its outcome, failing on error.
-func MustIngest(t fataler, s *Syncer, raw []byte) Outcome {
+func newTestService(db *store.DB) *testService {
+	db.Now = func() time.Time { return testClock }
+	return &testService{
+		Journal:   NewJournal(db, discard, JournalOptions{}),
+		db:        db,
+		projector: NewProjector(db, discard, ProjectorOptions{Holder: "test"}),
+	}
+}
+
+// MustIngest delivers raw, then applies whatever is pending, as the
+// projector would, and returns the delivery's outcome.
+func MustIngest(t fataler, s *testService, raw []byte) Outcome {
 	t.Helper()
 	res, err := s.Ingest(context.Background(), raw)
 	if err != nil {
 		t.Fatalf("ingest %s: %v", raw, err)
 	}
+	MustDrain(t, s)
 	return res.Outcome
 }
 
+// MustDrain applies every pending event.
+func MustDrain(t fataler, s *testService) {
+	t.Helper()
+	if err := s.projector.Drain(context.Background()); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+}
+
+// requests turns bodies into journal requests, as Ingest would.
+func requests(s *testService, bodies [][]byte) []*request {
+	reqs := make([]*request, len(bodies))
+	for i, b := range bodies {
+		env, err := ParseEnvelope(b)
+		if err != nil {
+			panic(err)
+		}
+		_, status, reason := classify(env, s.db.Now())
+		reqs[i] = &request{
+			row: models.Event{ID: env.ID, Type: env.Type, Status: status, Error: reason,
+				CreatedAt: models.NewTime(env.CreatedAt), ReceivedAt: models.NewTime(s.db.Now()), Payload: env.Raw},
+			ctx: context.Background(), done: make(chan reply, 1),
+		}
+	}
+	return reqs
+}
+
 // MustSnapshot reads the mirror in comparable form (see storetest.Comparable).
-func MustSnapshot(t fataler, db *store.DB) *store.Mirror {
+func MustSnapshot(t fataler, db *store.DB) *store.Dump {
 	t.Helper()
 	m, err := db.Snapshot(context.Background())
 	if err != nil {
@@ -48,8 +93,18 @@ func MustSnapshot(t fataler, db *store.DB) *store.Mirror {
 	return storetest.Comparable(m)
 }
 
+// MustStats reads the counters.
+func MustStats(t fataler, db *store.DB) *store.Stats {
+	t.Helper()
+	st, err := db.Stats(context.Background())
+	if err != nil {
+		t.Fatalf("stats: %v", err)
+	}
+	return st
+}
+
 // dump renders a mirror readably for failure messages.
-func dump(m *store.Mirror) string {
+func dump(m *store.Dump) string {
 	b, _ := json.MarshalIndent(m, "", "  ")
 	return string(b)
 }

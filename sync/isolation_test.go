@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // raw connection that installs the trigger
@@ -19,18 +20,17 @@ var refuseContact = map[string][]string{
 	store.DriverSQLite: {`CREATE TRIGGER refuse BEFORE INSERT ON contacts WHEN NEW.id = 'cnt_poison'
 		BEGIN SELECT RAISE(ABORT, 'refused'); END`},
 	store.DriverPostgres: {
-		`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+		`CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN IF NEW.id = 'cnt_poison' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`,
 		`CREATE TRIGGER refuse BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()`,
 	},
 }
 
-// refusingDB opens a fresh database whose contacts table refuses the id
-// cnt_poison.
-func refusingDB(t *testing.T, driver string) *store.DB {
+// refusingDB opens a fresh database at dsn whose contacts table refuses
+// the id cnt_poison.
+func refusingDB(t *testing.T, driver, dsn string) *store.DB {
 	t.Helper()
 	ctx := context.Background()
-	dsn := storetest.DSN(t, driver)
 	db, err := store.Open(ctx, driver, dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -39,33 +39,42 @@ func refusingDB(t *testing.T, driver string) *store.DB {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	refuse(t, db, dsn, "contacts")
+	return db
+}
+
+// refuse installs the refusal on table.
+func refuse(t fataler, db *store.DB, dsn, table string) {
+	t.Helper()
 	rawDriver, rawDSN := "pgx", dsn
-	if driver == store.DriverSQLite {
+	if db.Driver() == store.DriverSQLite {
 		rawDriver, rawDSN = "sqlite3", "file:"+dsn+"?_busy_timeout=10000"
 	}
 	raw, err := sql.Open(rawDriver, rawDSN)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("open: %v", err)
 	}
 	defer raw.Close()
-	for _, stmt := range refuseContact[driver] {
-		if _, err := raw.ExecContext(ctx, stmt); err != nil {
-			t.Fatal(err)
+	for _, stmt := range refuseContact[db.Driver()] {
+		stmt = strings.ReplaceAll(stmt, "refuse", "refuse_"+table)
+		stmt = strings.ReplaceAll(stmt, "ON contacts", "ON "+table)
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	return db
 }
 
-// eachRefusing runs fn as a parallel subtest per driver, with a Syncer on
-// a database that refuses the contact cnt_poison.
-func eachRefusing(t *testing.T, fn func(t *testing.T, db *store.DB, s *Syncer)) {
+// eachRefusing runs fn as a parallel subtest per driver, with a journal
+// and projector on a database that refuses the contact cnt_poison.
+func eachRefusing(t *testing.T, fn func(t *testing.T, db *store.DB, dsn string, s *testService)) {
 	for _, driver := range storetest.Drivers(t) {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
-			db := refusingDB(t, driver)
-			s := newTestSyncer(db)
+			dsn := storetest.DSN(t, driver)
+			db := refusingDB(t, driver, dsn)
+			s := newTestService(db)
 			defer s.Close()
-			fn(t, db, s)
+			fn(t, db, dsn, s)
 		})
 	}
 }
@@ -94,60 +103,71 @@ func checkOnlyPoisonFailed(t *testing.T, db *store.DB) {
 	if err != nil || bad.Status != models.EventFailed {
 		t.Errorf("refused event: %+v, %v; want it journaled as failed", bad, err)
 	}
-	if n, _ := db.CountEvents(ctx); n != 8 {
-		t.Errorf("journal holds %d events, want 8", n)
+	if st := MustStats(t, db); st.JournalRows() != 8 || st.Events[models.EventFailed] != 1 || st.Events[models.EventApplied] != 7 {
+		t.Errorf("journal counts %v, want 7 applied and 1 failed", st.Events)
 	}
+	checkCounters(t, db)
 }
 
-// TestBadEventFailsAlone commits a batch in which the database refuses one
-// event's row: that event is kept as failed, every other one is applied,
-// and each gets its own answer.
+// TestBadEventFailsAlone journals eight events, one of which the
+// database refuses to project: every delivery is answered accepted (the
+// answer waits for the journal only), and the projector's batch, which
+// fails, is applied event by event: the refused one is kept as failed with
+// the reason, every other one is applied.
 func TestBadEventFailsAlone(t *testing.T) {
-	eachRefusing(t, func(t *testing.T, db *store.DB, s *Syncer) {
-		var batch []*request
+	eachRefusing(t, func(t *testing.T, db *store.DB, _ string, s *testService) {
 		for i := range 8 {
-			env, err := ParseEnvelope(contactEvent(i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev, status, reason := classify(env)
-			batch = append(batch, &request{env: env, ev: ev, status: status, reason: reason, ctx: context.Background(), done: make(chan reply, 1)})
-		}
-		s.commit(batch)
-		for i, r := range batch {
-			got := <-r.done
-			want := Accepted
-			if i == poisoned {
-				want = Quarantined
-			}
-			if got.err != nil || got.res.Outcome != want {
-				t.Errorf("event %d: %v, %v; want %s", i, got.res.Outcome, got.err, want)
+			res, err := s.Ingest(context.Background(), contactEvent(i))
+			if err != nil || res.Outcome != Accepted {
+				t.Errorf("event %d: %v, %v; want accepted", i, res.Outcome, err)
 			}
 		}
+		MustDrain(t, s)
 		checkOnlyPoisonFailed(t, db)
+		bad, _ := db.Event(context.Background(), fmt.Sprint("e", poisoned))
+		if bad.Error == nil || !strings.Contains(*bad.Error, "could not be applied") {
+			t.Errorf("the failed event's reason is %v", bad.Error)
+		}
 	})
 }
 
-// TestRebuildKeepsRefusedEventFailed delivers the same events one by one
-// (the refused one alone must be answered quarantined, not 503 at every
-// resend), then rebuilds: the fast pass fails, the careful one keeps that
-// event as failed and applies every other one.
+// TestPanicIsTheEventsFault: a projection that panics becomes an error
+// that fails the event, not one the projector waits out as the
+// database's trouble.
+func TestPanicIsTheEventsFault(t *testing.T) {
+	got := safely(func() error { panic("boom") })
+	if got == nil || !strings.Contains(got.Error(), "projection panicked: boom") {
+		t.Fatalf("safely: %v", got)
+	}
+	if store.Transient(got) {
+		t.Fatal("a projection panic must not count as the database's trouble")
+	}
+}
+
+// TestRebuildKeepsRefusedEventFailed projects the same events (the refused
+// one kept as failed), then rebuilds onto shadow tables that refuse it too:
+// the fast pass fails, the careful one keeps that event as failed and
+// applies every other one, and the mirror is the one the projector made.
 func TestRebuildKeepsRefusedEventFailed(t *testing.T) {
-	eachRefusing(t, func(t *testing.T, db *store.DB, s *Syncer) {
-		s.opts.RebuildBatch = 3
+	eachRefusing(t, func(t *testing.T, db *store.DB, dsn string, s *testService) {
 		for i := range 8 {
-			want := Accepted
-			if i == poisoned {
-				want = Quarantined
-			}
-			if got := MustIngest(t, s, contactEvent(i)); got != want {
-				t.Errorf("event %d delivered alone: %s, want %s", i, got, want)
+			if got := MustIngest(t, s, contactEvent(i)); got != Accepted {
+				t.Errorf("event %d: %s, want accepted", i, got)
 			}
 		}
 		before := dump(MustSnapshot(t, db))
-		st, err := s.Rebuild(context.Background())
+		starts := 0
+		st, err := Rebuild(context.Background(), db, discard, RebuildOptions{Page: 3, Progress: func(p RebuildProgress) {
+			if p.Phase == "journal" && p.Done == 0 { // a new shadow: refuse there too
+				starts++
+				refuse(t, db, dsn, "rebuild_contacts")
+			}
+		}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if starts != 2 {
+			t.Errorf("the rebuild started %d times, want a fast pass and a careful one", starts)
 		}
 		if st != (RebuildStats{Events: 8, Applied: 7, Failed: 1}) {
 			t.Errorf("rebuild: %+v, want 8 events, 7 applied, 1 failed", st)

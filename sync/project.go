@@ -12,43 +12,80 @@ import (
 // name it, without replaying them. Every field is a last-writer-wins
 // register: the row's Versions map remembers, per field, the version of the
 // event that set it, and an event sets a field only when it is newer. Dates
-// are minima and maxima; messageCount is kept exact by counting each
-// message into the conversation it currently belongs to. Registers, minima
-// and maxima merge the same way whatever the order and however often an
-// event is applied, so the mirror is order-independent and idempotent by
+// are minima and maxima, and a conversation's message count and last
+// message are summed up from its stored messages. Registers, minima, maxima
+// and sums come out the same whatever the order and however often an event
+// is applied, so the mirror is order-independent and idempotent by
 // construction, and an old event arriving late costs the same as a new one.
 
 // entry is a row of a unit of work. A nil row is known to be absent from
-// the store; it is created the first time an event names it.
+// the store; it is created the first time an event names it. was is the
+// counter the row counted in when it was loaded or last written ("" while
+// absent), so that writing it moves the counters exactly.
 type entry[T any] struct {
 	row   *T
 	dirty bool
+	was   string
 }
 
 // cache holds the rows of one kind that a unit of work touched.
 type cache[T any] map[string]*entry[T]
 
-// work applies a batch of events inside one store transaction: it loads the
-// rows the batch names in a few bulk reads, applies every event in memory,
-// and writes each changed row once.
+// work applies events to one mirror (the live one, or a rebuild's shadow)
+// inside one store transaction at a time: it loads the rows the events
+// name in a few bulk reads, applies every event in memory, and writes each
+// changed row once. A rebuild keeps one work across many transactions
+// (see rebind).
 type work struct {
-	tx            *store.Tx
+	m             store.Mirror
+	seq           int64 // the change-feed position the rows it writes take
 	contacts      cache[models.Contact]
 	conversations cache[models.Conversation]
 	messages      cache[models.Message]
 	runs          cache[models.WorkflowRun]
 	tags          map[string][]string // contacts whose tag set changed
+	recount       map[string]bool     // conversations whose messages changed
+	counts        store.Counts        // what the rows written so far moved the counters by
+	// deferSums leaves recount to the caller: a rebuild sums up every
+	// conversation once at the end instead of after every page.
+	deferSums bool
+	// skip, when set, names rows the work leaves alone: an event that
+	// names one applies to a throwaway copy, neither loaded nor written.
+	// A rebuild builds the mirror a share of the rows at a time (see
+	// rebuilder.pass); each row is a function of the events that name it
+	// alone, so the others are not needed for it.
+	skip func(kind, id string) bool
 }
 
-func newWork(tx *store.Tx) *work {
+func newWork(m store.Mirror, seq int64) *work {
 	return &work{
-		tx:            tx,
+		m:             m,
+		seq:           seq,
 		contacts:      cache[models.Contact]{},
 		conversations: cache[models.Conversation]{},
 		messages:      cache[models.Message]{},
 		runs:          cache[models.WorkflowRun]{},
 		tags:          map[string][]string{},
+		recount:       map[string]bool{},
+		counts:        store.Counts{},
 	}
+}
+
+// rebind points the work at another transaction's mirror, keeping the
+// rows it holds.
+func (w *work) rebind(m store.Mirror) { w.m = m }
+
+// project loads what events name, applies them and writes what changed.
+func (w *work) project(events []*Event) error {
+	if err := w.prefetch(events); err != nil {
+		return err
+	}
+	for _, ev := range events {
+		if err := w.apply(ev); err != nil {
+			return err
+		}
+	}
+	return w.flush()
 }
 
 // apply projects one event into the cached rows.
@@ -79,16 +116,12 @@ func (w *work) forget() {
 	clear(w.messages)
 	clear(w.runs)
 	clear(w.tags)
+	clear(w.recount)
 }
 
 // prefetch loads, in one bulk read per kind, every row the events name
 // that the unit of work does not hold yet.
-func (w *work) prefetch(events []*Event) error { return w.fetch(events)() }
-
-// fetch is prefetch in two steps: on Postgres the reads go with the
-// transaction's next round trip, and the function it returns caches what
-// they found.
-func (w *work) fetch(events []*Event) func() error {
+func (w *work) prefetch(events []*Event) error {
 	var keys store.Keys
 	for _, ev := range events {
 		switch {
@@ -109,32 +142,35 @@ func (w *work) fetch(events []*Event) func() error {
 			keys.WorkflowRuns = append(keys.WorkflowRuns, runID(ev))
 		}
 	}
-	keys.Contacts = missing(w.contacts, keys.Contacts)
-	keys.Conversations = missing(w.conversations, keys.Conversations)
-	keys.Messages = missing(w.messages, keys.Messages)
-	keys.WorkflowRuns = missing(w.runs, keys.WorkflowRuns)
-	if len(keys.Contacts)+len(keys.Conversations)+len(keys.Messages)+len(keys.WorkflowRuns) == 0 {
-		return func() error { return nil }
-	}
-	loaded := w.tx.LoadLater(keys)
-	return func() error {
-		found, err := loaded()
-		if err != nil {
-			return err
-		}
-		settle(w.contacts, keys.Contacts, found.Contacts)
-		settle(w.conversations, keys.Conversations, found.Conversations)
-		settle(w.messages, keys.Messages, found.Messages)
-		settle(w.runs, keys.WorkflowRuns, found.WorkflowRuns)
-		return nil
-	}
+	return w.fetch(keys)
 }
 
-// missing returns the distinct ids that c does not hold, sorted.
-func missing[T any](c cache[T], ids []string) []string {
+// fetch loads the rows keys names that the work does not hold yet.
+func (w *work) fetch(keys store.Keys) error {
+	keys.Contacts = missing(w, store.KindContact, w.contacts, keys.Contacts)
+	keys.Conversations = missing(w, store.KindConversation, w.conversations, keys.Conversations)
+	keys.Messages = missing(w, store.KindMessage, w.messages, keys.Messages)
+	keys.WorkflowRuns = missing(w, store.KindWorkflowRun, w.runs, keys.WorkflowRuns)
+	if len(keys.Contacts)+len(keys.Conversations)+len(keys.Messages)+len(keys.WorkflowRuns) == 0 {
+		return nil
+	}
+	found, err := w.m.LoadLater(keys)()
+	if err != nil {
+		return err
+	}
+	settle(w.contacts, keys.Contacts, found.Contacts, contactCounter)
+	settle(w.conversations, keys.Conversations, found.Conversations, conversationCounter)
+	settle(w.messages, keys.Messages, found.Messages, messageCounter)
+	settle(w.runs, keys.WorkflowRuns, found.WorkflowRuns, runCounter)
+	return nil
+}
+
+// missing returns the distinct ids of kind that c does not hold and w
+// does not skip, sorted.
+func missing[T any](w *work, kind string, c cache[T], ids []string) []string {
 	var out []string
 	for _, id := range ids {
-		if _, ok := c[id]; !ok {
+		if _, ok := c[id]; !ok && (w.skip == nil || !w.skip(kind, id)) {
 			out = append(out, id)
 		}
 	}
@@ -144,15 +180,23 @@ func missing[T any](c cache[T], ids []string) []string {
 
 // settle caches the rows loaded for ids, and marks the ones the store
 // lacks as absent.
-func settle[T any](c cache[T], ids []string, found map[string]*T) {
+func settle[T any](c cache[T], ids []string, found map[string]*T, counter func(*T) string) {
 	for _, id := range ids {
-		c[id] = &entry[T]{row: found[id]}
+		e := &entry[T]{row: found[id]}
+		if e.row != nil {
+			e.was = counter(e.row)
+		}
+		c[id] = e
 	}
 }
 
-// load returns the entry for id, reading it through get when it is not
-// cached, and creating it with fresh when the store has none.
-func load[T any](c cache[T], id string, get func(string) (*T, error), fresh func() *T) (*entry[T], error) {
+// load returns the entry for the row id of kind, reading it through get
+// when it is not cached, and creating it with fresh when the store has
+// none; a row w skips is a fresh throwaway.
+func load[T any](w *work, kind string, c cache[T], id string, get func(string) (*T, error), fresh func() *T, counter func(*T) string) (*entry[T], error) {
+	if w.skip != nil && w.skip(kind, id) {
+		return &entry[T]{row: fresh()}, nil
+	}
 	e, ok := c[id]
 	if !ok {
 		row, err := get(id)
@@ -160,6 +204,9 @@ func load[T any](c cache[T], id string, get func(string) (*T, error), fresh func
 			return nil, err
 		}
 		e = &entry[T]{row: row}
+		if row != nil {
+			e.was = counter(row)
+		}
 		c[id] = e
 	}
 	if e.row == nil {
@@ -196,16 +243,20 @@ func newestTime(vs models.Versions) (t time.Time, ok bool) {
 			newest = v
 		}
 	}
-	if newest == "" {
+	return versionTime(newest)
+}
+
+// versionTime is the time part of a version; ok is false for "".
+func versionTime(v string) (time.Time, bool) {
+	if v == "" {
 		return time.Time{}, false
 	}
-	t, err := models.ParseTime(newest[:len(models.FormatTime(time.Time{}))])
+	t, err := models.ParseTime(v[:len(models.FormatTime(time.Time{}))])
 	return t, err == nil
 }
 
-// dirtyRows collects the changed rows of a cache in the order of their ids,
-// stamping each with finish and clearing its dirty mark.
-func dirtyRows[T any](c cache[T], finish func(*T)) []*T {
+// dirtyIDs lists the ids of the changed rows of a cache, sorted.
+func dirtyIDs[T any](c cache[T]) []string {
 	var ids []string
 	for id, e := range c {
 		if e.dirty {
@@ -213,47 +264,90 @@ func dirtyRows[T any](c cache[T], finish func(*T)) []*T {
 		}
 	}
 	slices.Sort(ids)
+	return ids
+}
+
+// takeRows collects the rows ids of a cache for writing, stamping each with
+// finish, moving the counters from where each counted to where it counts
+// now, and clearing its dirty mark.
+func takeRows[T any](w *work, c cache[T], ids []string, finish func(*T), counter func(*T) string) []*T {
 	rows := make([]*T, 0, len(ids))
 	for _, id := range ids {
 		e := c[id]
 		finish(e.row)
 		rows = append(rows, e.row)
 		e.dirty = false
+		if now := counter(e.row); now != e.was {
+			w.counts.Add(now, 1)
+			w.counts.Add(e.was, -1)
+			e.was = now
+		}
 	}
 	return rows
 }
 
+// dirtyRows takes every changed row of a cache (see takeRows).
+func dirtyRows[T any](w *work, c cache[T], finish func(*T), counter func(*T) string) []*T {
+	return takeRows(w, c, dirtyIDs(c), finish, counter)
+}
+
 // flush writes every changed row, stamped with the transaction's clock and
-// change-feed position.
+// the work's change-feed position. Messages go first: the conversations
+// they changed are then summed up from the stored messages.
 func (w *work) flush() error {
-	now, seq := w.tx.Now(), w.tx.Seq()
-	contacts := dirtyRows(w.contacts, func(c *models.Contact) {
-		finishContact(c)
-		c.SyncedAt, c.Seq = now, seq
-	})
-	if err := w.tx.PutContacts(contacts, w.tags); err != nil {
-		return err
-	}
-	clear(w.tags)
-	conversations := dirtyRows(w.conversations, func(c *models.Conversation) {
-		finishConversation(c)
-		c.SyncedAt, c.Seq = now, seq
-	})
-	if err := w.tx.PutConversations(conversations); err != nil {
-		return err
-	}
 	if err := w.flushMessages(); err != nil {
 		return err
 	}
-	runs := dirtyRows(w.runs, func(r *models.WorkflowRun) { r.SyncedAt, r.Seq = now, seq })
-	return w.tx.PutWorkflowRuns(runs)
+	if w.deferSums {
+		clear(w.recount)
+	} else if err := w.sumUp(); err != nil {
+		return err
+	}
+	return w.flushRows(dirtyIDs(w.contacts), dirtyIDs(w.conversations), dirtyIDs(w.runs))
+}
+
+// flushRows writes the contacts, conversations and runs named, which must
+// be changed rows of the work.
+func (w *work) flushRows(contactIDs, conversationIDs, runIDs []string) error {
+	now := w.m.Tx().Now()
+	contacts := takeRows(w, w.contacts, contactIDs, func(c *models.Contact) {
+		finishContact(c)
+		c.SyncedAt, c.Seq = now, w.seq
+	}, contactCounter)
+	tags := map[string][]string{}
+	for _, id := range contactIDs {
+		if t, ok := w.tags[id]; ok {
+			tags[id] = t
+			delete(w.tags, id)
+		}
+	}
+	if err := w.m.PutContacts(contacts, tags); err != nil {
+		return err
+	}
+	conversations := takeRows(w, w.conversations, conversationIDs, func(c *models.Conversation) {
+		finishConversation(c)
+		c.SyncedAt, c.Seq = now, w.seq
+	}, conversationCounter)
+	if err := w.m.PutConversations(conversations); err != nil {
+		return err
+	}
+	runs := takeRows(w, w.runs, runIDs, func(r *models.WorkflowRun) { r.SyncedAt, r.Seq = now, w.seq }, runCounter)
+	return w.m.PutWorkflowRuns(runs)
 }
 
 // flushMessages writes the changed messages.
 func (w *work) flushMessages() error {
-	now, seq := w.tx.Now(), w.tx.Seq()
-	return w.tx.PutMessages(dirtyRows(w.messages, func(m *models.Message) {
+	now := w.m.Tx().Now()
+	return w.m.PutMessages(dirtyRows(w, w.messages, func(m *models.Message) {
 		finishMessage(m)
-		m.SyncedAt, m.Seq = now, seq
-	}))
+		m.SyncedAt, m.Seq = now, w.seq
+	}, messageCounter))
 }
+
+// The counters each kind of row counts in.
+func contactCounter(*models.Contact) string { return store.CountContacts }
+func conversationCounter(c *models.Conversation) string {
+	return store.ConversationCount(c.Status)
+}
+func messageCounter(m *models.Message) string { return store.MessageCount(m.Status) }
+func runCounter(*models.WorkflowRun) string   { return store.CountWorkflowRuns }

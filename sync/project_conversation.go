@@ -1,9 +1,12 @@
 package sync
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
+	"github.com/buzzmirror/buzzmirror/store"
 )
 
 // Register keys of a conversation besides its plain fields: the newest
@@ -28,9 +31,9 @@ func (w *work) conversation(id string, t time.Time) (*entry[models.Conversation]
 
 // loadConversation returns the conversation id without dating it.
 func (w *work) loadConversation(id string) (*entry[models.Conversation], error) {
-	return load(w.conversations, id, w.tx.Conversation, func() *models.Conversation {
+	return load(w, store.KindConversation, w.conversations, id, w.m.Conversation, func() *models.Conversation {
 		return &models.Conversation{ID: id, Status: models.ConversationOpen, Versions: models.Versions{}}
-	})
+	}, conversationCounter)
 }
 
 func (w *work) applyConversation(ev *Event) error {
@@ -80,10 +83,50 @@ func finishConversation(c *models.Conversation) {
 
 // registerTime is the time of the event that holds register key, or nil.
 func registerTime(vs models.Versions, key string) *models.Time {
-	t, ok := newestTime(models.Versions{key: vs[key]})
+	t, ok := versionTime(vs[key])
 	if !ok {
 		return nil
 	}
 	mt := models.NewTime(t)
 	return &mt
+}
+
+// sumUp sets messageCount and lastMessageAt of the conversations whose
+// messages changed, from their stored messages (flush writes the messages
+// first).
+func (w *work) sumUp() error {
+	if len(w.recount) == 0 {
+		return nil
+	}
+	ids := slices.Sorted(maps.Keys(w.recount))
+	clear(w.recount)
+	if err := w.fetch(store.Keys{Conversations: ids}); err != nil {
+		return err
+	}
+	sums, err := w.m.MessageAggregates(ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if e := w.conversations[id]; e.row != nil {
+			e.dirty = setSums(e.row, sums[id]) || e.dirty
+		}
+	}
+	return nil
+}
+
+// setSums gives c the sums of its messages and reports whether they changed.
+func setSums(c *models.Conversation, s store.Aggregate) bool {
+	if c.MessageCount == s.Count && sameTime(c.LastMessageAt, s.LastMessageAt) {
+		return false
+	}
+	c.MessageCount, c.LastMessageAt = s.Count, s.LastMessageAt
+	return true
+}
+
+func sameTime(a, b *models.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(b.Time)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/buzzmirror/buzzmirror/models"
+	"github.com/buzzmirror/buzzmirror/store"
 )
 
 var messageStatus = map[string]string{
@@ -15,23 +16,21 @@ var messageStatus = map[string]string{
 
 func (w *work) applyMessage(ev *Event) error {
 	d := ev.Message
-	e, err := load(w.messages, d.MessageID, w.tx.Message, func() *models.Message {
+	e, err := load(w, store.KindMessage, w.messages, d.MessageID, w.m.Message, func() *models.Message {
 		return &models.Message{
 			ID: d.MessageID, ConversationID: d.ConversationID,
 			Direction: models.DirectionOutbound, Versions: models.Versions{},
 		}
-	})
+	}, messageCounter)
 	if err != nil {
 		return err
 	}
 	m, v := e.row, ev.Version()
-	before := struct {
-		conversation string
-		created      models.Time
-	}{m.ConversationID, m.CreatedAt}
 	isNew := m.CreatedAt.IsZero()
+	prevConversation := m.ConversationID
 
 	changed := named(&m.CreatedAt, ev.CreatedAt)
+	counted := changed // createdAt moves its conversation's lastMessageAt
 	if m.Versions.Claim("status", v) {
 		m.Status, changed = messageStatus[ev.Type], true
 	}
@@ -39,6 +38,7 @@ func (w *work) applyMessage(ev *Event) error {
 		m.Direction, changed = models.DirectionInbound, true
 	}
 	if m.Versions.Claim("conversationId", v) {
+		counted = counted || m.ConversationID != d.ConversationID
 		m.ConversationID, changed = d.ConversationID, true
 	}
 	changed = setOpt(m.Versions, "contactId", v, d.ContactID, &m.ContactID) || changed
@@ -53,6 +53,12 @@ func (w *work) applyMessage(ev *Event) error {
 		changed = true
 	}
 	e.dirty = e.dirty || changed
+	if isNew || counted {
+		w.recount[m.ConversationID] = true
+		if !isNew {
+			w.recount[prevConversation] = true
+		}
+	}
 
 	// The conversation the event names exists and takes the event's
 	// contactId and channel, even when a newer event moved the message.
@@ -73,93 +79,7 @@ func (w *work) applyMessage(ev *Event) error {
 			c.dirty = true
 		}
 	}
-
-	return w.countMessage(m, before.conversation, before.created, isNew)
-}
-
-// countMessage keeps messageCount and lastMessageAt of the conversations a
-// message left and joined in step with the message. Counts move by one;
-// lastMessageAt only grows, unless the message that held it left or got an
-// older createdAt, when it is found again.
-func (w *work) countMessage(m *models.Message, prevConv string, prevCreated models.Time, isNew bool) error {
-	moved := !isNew && prevConv != m.ConversationID
-	older := !isNew && !m.CreatedAt.Equal(prevCreated.Time)
-	if !isNew && !moved && !older {
-		return nil
-	}
-	conv, err := w.loadConversation(m.ConversationID)
-	if err != nil {
-		return err
-	}
-	if isNew || moved {
-		conv.row.MessageCount++
-		conv.dirty = true
-	}
-	var recount []string
-	if moved {
-		prev, err := w.loadConversation(prevConv)
-		if err != nil {
-			return err
-		}
-		prev.row.MessageCount--
-		prev.dirty = true
-		if sameTime(prev.row.LastMessageAt, &prevCreated) {
-			recount = append(recount, prevConv)
-		}
-	}
-	switch {
-	case older && !moved && sameTime(conv.row.LastMessageAt, &prevCreated):
-		recount = append(recount, m.ConversationID)
-	case conv.row.LastMessageAt == nil || m.CreatedAt.After(conv.row.LastMessageAt.Time):
-		last := m.CreatedAt
-		conv.row.LastMessageAt, conv.dirty = &last, true
-	}
-	for _, id := range recount {
-		if err := w.recount(id); err != nil {
-			return err
-		}
-	}
 	return nil
-}
-
-// recount finds a conversation's lastMessageAt again: the newest createdAt
-// among its messages, taking the ones this unit of work holds from memory
-// and the rest from the store.
-func (w *work) recount(id string) error {
-	conv, err := w.loadConversation(id)
-	if err != nil {
-		return err
-	}
-	var cached []string
-	var last *models.Time
-	for msgID, e := range w.messages {
-		if e.row == nil {
-			continue
-		}
-		cached = append(cached, msgID)
-		if e.row.ConversationID == id && (last == nil || e.row.CreatedAt.After(last.Time)) {
-			t := e.row.CreatedAt
-			last = &t
-		}
-	}
-	stored, err := w.tx.LastMessageAt(id, cached)
-	if err != nil {
-		return err
-	}
-	if stored != nil && (last == nil || stored.After(last.Time)) {
-		last = stored
-	}
-	if !sameTime(conv.row.LastMessageAt, last) {
-		conv.row.LastMessageAt, conv.dirty = last, true
-	}
-	return nil
-}
-
-func sameTime(a, b *models.Time) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Equal(b.Time)
 }
 
 // finishMessage derives the columns that follow from the registers.

@@ -1,6 +1,9 @@
 package sync
 
-import "github.com/buzzmirror/buzzmirror/models"
+import (
+	"github.com/buzzmirror/buzzmirror/models"
+	"github.com/buzzmirror/buzzmirror/store"
+)
 
 // applyWorkflow records one workflow run. A run is named by its runId, else
 // by the event id; should BuzzBip send one runId twice, its fields follow the
@@ -8,9 +11,9 @@ import "github.com/buzzmirror/buzzmirror/models"
 // workflow.triggered neither creates nor dates contacts and conversations.
 func (w *work) applyWorkflow(ev *Event) error {
 	d, id := ev.Workflow, runID(ev)
-	e, err := load(w.runs, id, w.tx.WorkflowRun, func() *models.WorkflowRun {
+	e, err := load(w, store.KindWorkflowRun, w.runs, id, w.m.WorkflowRun, func() *models.WorkflowRun {
 		return &models.WorkflowRun{ID: id, Versions: models.Versions{}}
-	})
+	}, runCounter)
 	if err != nil {
 		return err
 	}

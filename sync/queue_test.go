@@ -11,6 +11,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3" // a second, raw connection that holds the write lock
 
+	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/store/storetest"
 )
@@ -29,7 +30,7 @@ func TestQueueFullAnswersOverloaded(t *testing.T) {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s := NewSyncer(db, newTestSyncer(db).log, Options{QueueSize: 4, MaxBatch: 1})
+	s := NewJournal(db, discard, JournalOptions{QueueSize: 4, MaxBatch: 1})
 	defer s.Close()
 
 	blocker, err := sql.Open("sqlite3", "file:"+dsn+"?_busy_timeout=10000")
@@ -87,7 +88,7 @@ func TestQueueFullAnswersOverloaded(t *testing.T) {
 			t.Errorf("queued delivery: %v", err)
 		}
 	}
-	if n, _ := db.CountEvents(context.Background()); n != 5 {
+	if n := MustStats(t, db).JournalRows(); n != 5 {
 		t.Errorf("journal holds %d events, want the 5 queued", n)
 	}
 	// One delivery a batch; the refused one never reached the writer, and
@@ -99,29 +100,45 @@ func TestQueueFullAnswersOverloaded(t *testing.T) {
 	}
 }
 
-// TestConcurrentDeliveriesFormOneMirror sends a stream from many goroutines,
-// so the writer commits it in groups, and compares with sequential delivery.
+// TestConcurrentDeliveriesFormOneMirror sends a stream from many goroutines
+// while the projector runs as serve runs it, so the writer commits it in
+// groups and the projector applies it in batches of whatever is pending,
+// and compares with sequential delivery.
 func TestConcurrentDeliveriesFormOneMirror(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		bodies := benchBodies(400)
-		grouped := newTestSyncer(db)
+		grouped := newTestService(db)
 		defer grouped.Close()
+		ctx, stop := context.WithCancel(context.Background())
+		projected := make(chan struct{})
+		go func() { defer close(projected); grouped.projector.Run(ctx) }()
 		var wg gosync.WaitGroup
 		for w := range 16 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for i := w; i < len(bodies); i += 16 {
-					MustIngest(t, grouped, bodies[i])
+					if _, err := grouped.Ingest(context.Background(), bodies[i]); err != nil {
+						t.Error(err)
+					}
 				}
 			}()
 		}
 		wg.Wait()
+		for deadline := time.Now().Add(20 * time.Second); MustStats(t, db).Events[models.EventPending] > 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("the projector did not catch up")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		<-projected
 		grouped.Close() // a batch's time is counted after its answers
 		if st := grouped.CommitStats(); st.Deliveries != int64(len(bodies)) || st.Batches < 1 || st.Batches > st.Deliveries {
 			t.Errorf("commit stats %+v, want %d deliveries in 1 to %d batches", st, len(bodies), len(bodies))
 		}
-		single := newTestSyncer(storetest.Open(t, db.Driver()))
+		checkCounters(t, db)
+		single := newTestService(storetest.Open(t, db.Driver()))
 		defer single.Close()
 		for _, b := range bodies {
 			MustIngest(t, single, b)

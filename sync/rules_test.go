@@ -15,7 +15,7 @@ import (
 // lookup reads "kind/id/Field" from a mirror as text: nil pointers are
 // "null", times RFC 3339, JSON as stored; "kind/id" alone is "exists" or
 // "missing".
-func lookup(m *store.Mirror, path string) string {
+func lookup(m *store.Dump, path string) string {
 	parts := strings.SplitN(path, "/", 3)
 	var rows reflect.Value
 	switch parts[0] {
@@ -219,7 +219,7 @@ func TestRules(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				db := storetest.Open(t, db.Driver())
-				s := newTestSyncer(db)
+				s := newTestService(db)
 				for _, e := range tc.events {
 					if got := MustIngest(t, s, e); got != Accepted {
 						t.Fatalf("ingest %s: got %s, want accepted", e, got)

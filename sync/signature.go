@@ -1,6 +1,6 @@
 // Package sync turns verified BuzzBip webhooks into the relational mirror:
-// signature checks, event decoding and the projection of events onto rows.
-// It knows nothing of HTTP.
+// signature checks, event decoding, the journal and the projection of
+// events onto rows. It knows nothing of HTTP.
 package sync
 
 import (
@@ -41,31 +41,67 @@ func Sign(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Verify reports whether header carries a valid signature of body under any
-// configured secret. The header may be hex (either case) or base64 (standard
-// or URL-safe, padded or not), with or without a "sha256=" prefix. Every
-// secret is tried and compared in constant time, so timing reveals neither
-// the digest nor which secret matched.
-func (v *Verifier) Verify(body []byte, header string) bool {
-	given, ok := decodeSignature(header)
-	if !ok {
-		return false
+// MaxSignatures is how many values one header may carry.
+const MaxSignatures = 16
+
+// Why a signature header was refused.
+var (
+	ErrSignatureMissing   = errors.New("the signature header is missing")
+	ErrSignatureMalformed = errors.New("the signature header is malformed")
+	ErrSignatureMismatch  = errors.New("no signature in the header matches the body")
+)
+
+// Verify checks that header carries a valid signature of body under a
+// configured secret, and says why not otherwise. The header holds one or
+// more signatures (a sender rotating its own secret signs with each),
+// separated by commas and/or whitespace; each is hex (either case) or
+// base64 (standard or URL-safe, padded or not), with or without a
+// "sha256=" prefix. Every signature is compared with every secret, in
+// constant time, so timing reveals neither the digest nor which matched.
+// Values that are no signature are passed over; a header without any is
+// malformed.
+func (v *Verifier) Verify(body []byte, header string) error {
+	values := strings.FieldsFunc(header, func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	})
+	switch {
+	case len(values) == 0:
+		return ErrSignatureMissing
+	case len(values) > MaxSignatures:
+		return ErrSignatureMalformed
+	}
+	var given [][]byte
+	for _, s := range values {
+		if len(s) >= 7 && strings.EqualFold(s[:7], "sha256=") {
+			s = s[7:]
+		}
+		if s == "" {
+			continue // "sha256= <digest>": the prefix stood alone
+		}
+		if d, ok := decodeSignature(s); ok {
+			given = append(given, d) // a value that is no signature is passed over
+		}
+	}
+	if len(given) == 0 {
+		return ErrSignatureMalformed
 	}
 	match := 0
 	for _, secret := range v.secrets {
 		m := hmac.New(sha256.New, secret)
 		m.Write(body)
-		match |= subtle.ConstantTimeCompare(m.Sum(nil), given)
+		want := m.Sum(nil)
+		for _, g := range given {
+			match |= subtle.ConstantTimeCompare(want, g)
+		}
 	}
-	return match == 1
+	if match != 1 {
+		return ErrSignatureMismatch
+	}
+	return nil
 }
 
-// decodeSignature turns the header into the 32 digest bytes it encodes.
-func decodeSignature(header string) ([]byte, bool) {
-	s := strings.TrimSpace(header)
-	if len(s) >= 7 && strings.EqualFold(s[:7], "sha256=") {
-		s = strings.TrimSpace(s[7:])
-	}
+// decodeSignature turns one signature into the 32 digest bytes it encodes.
+func decodeSignature(s string) ([]byte, bool) {
 	switch len(s) {
 	case 2 * sha256.Size: // hex
 		b, err := hex.DecodeString(s)

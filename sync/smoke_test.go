@@ -9,7 +9,7 @@ import (
 
 func TestSmoke(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		s := newTestSyncer(db)
+		s := newTestService(db)
 		raw := ev("evt_1", "message.received", "2026-06-01T14:32:00Z", obj{
 			"messageId": "msg_1", "conversationId": "conv_1", "contactId": "cnt_1",
 			"channel": "whatsapp", "body": "Hello", "from": "+216 12-345-678",

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"gorm.io/gorm"
+)
+
+// A rebuild fills a second set of mirror tables (the shadow, named with
+// shadowPrefix) from the journal while the live ones keep serving, then
+// swaps them in one short transaction by renaming: readers see the old
+// mirror until that commit, the new one after it.
+
+//go:embed mirror
+var mirrorTemplates embed.FS
+
+// retiredPrefix names the live tables a swap replaced, until they are
+// dropped.
+const retiredPrefix = "retired_"
+
+// mirrorDDL is the statements that create a whole mirror whose tables
+// carry prefix and whose indexes carry suffix. (Index names are global to
+// the database, and a swapped-in table keeps its indexes' names.)
+func mirrorDDL(driver, prefix, suffix string) ([]string, error) {
+	src, err := mirrorTemplates.ReadFile("mirror/" + driver + ".sql")
+	if err != nil {
+		return nil, fmt.Errorf("store: mirror schema for %s: %w", driver, err)
+	}
+	tmpl, err := template.New(driver).Funcs(template.FuncMap{
+		"T": func(name string) string { return prefix + name },
+		"I": func(name string) string { return name + suffix },
+	}).Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("store: mirror schema for %s: %w", driver, err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, nil); err != nil {
+		return nil, err
+	}
+	var stmts []string
+	for _, s := range strings.Split(b.String(), ";\n") {
+		var lines []string
+		for _, line := range strings.Split(s, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+				lines = append(lines, line)
+			}
+		}
+		if s := strings.TrimSpace(strings.Join(lines, "\n")); s != "" {
+			stmts = append(stmts, s)
+		}
+	}
+	return stmts, nil
+}
+
+// CreateShadow makes an empty shadow mirror, dropping what an earlier
+// rebuild left of one, and returns its generation.
+func (db *DB) CreateShadow(ctx context.Context) (int64, error) {
+	if err := db.dropTables(ctx, shadowPrefix, nil); err != nil {
+		return 0, err
+	}
+	var gen int64
+	if err := db.read.WithContext(ctx).Raw("SELECT generation FROM feed_clock WHERE id = 1").Scan(&gen).Error; err != nil {
+		return 0, unavailable(fmt.Errorf("store: read mirror generation: %w", err))
+	}
+	gen++
+	stmts, err := mirrorDDL(db.driver, shadowPrefix, fmt.Sprintf("_g%d", gen))
+	if err != nil {
+		return 0, err
+	}
+	err = db.write.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		for _, s := range stmts {
+			if err := g.Exec(s).Error; err != nil {
+				return fmt.Errorf("store: create shadow mirror: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return gen, nil
+}
+
+// SwapShadow replaces the live mirror by the shadow one, in this
+// transaction: the live tables become retired (DropRetired removes them),
+// the shadow tables live. seq is where the change feed goes on from:
+// every row the rebuild changed carries it, so it must lie past every
+// position handed out before.
+func (tx *Tx) SwapShadow(gen, seq int64) error {
+	for _, t := range mirrorTables {
+		for _, rename := range [][2]string{{t, retiredPrefix + t}, {shadowPrefix + t, t}} {
+			if err := tx.g.Exec("ALTER TABLE " + rename[0] + " RENAME TO " + rename[1]).Error; err != nil {
+				return fmt.Errorf("store: swap in the rebuilt %s: %w", t, err)
+			}
+		}
+	}
+	err := tx.g.Exec("UPDATE feed_clock SET generation = ?, seq = CASE WHEN seq < ? THEN ? ELSE seq END WHERE id = 1", gen, seq, seq).Error
+	if err != nil {
+		return fmt.Errorf("store: record the swap: %w", err)
+	}
+	return nil
+}
+
+// DropShadow removes the shadow mirror, after a rebuild gave up.
+func (db *DB) DropShadow(ctx context.Context) error { return db.dropTables(ctx, shadowPrefix, nil) }
+
+// DropRetired removes the tables a swap retired. progress, when not nil,
+// hears how many rows are left to delete.
+func (db *DB) DropRetired(ctx context.Context, progress func(left int64)) error {
+	return db.dropTables(ctx, retiredPrefix, progress)
+}
+
+// dropTables drops the mirror tables named with prefix, if they exist. On
+// SQLite dropping a large table frees every page it had in one statement,
+// which would hold the only write lock (and deliveries) for seconds: its
+// rows are deleted a few thousand at a time first, each batch in a
+// transaction of its own.
+func (db *DB) dropTables(ctx context.Context, prefix string, progress func(int64)) error {
+	for _, t := range mirrorTables {
+		name := prefix + t
+		exists, err := db.tableExists(ctx, name)
+		if err != nil || !exists {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if db.driver == DriverSQLite {
+			if err := db.emptyGently(ctx, name, progress); err != nil {
+				return err
+			}
+		}
+		if err := db.write.WithContext(ctx).Exec("DROP TABLE " + name).Error; err != nil {
+			return unavailable(fmt.Errorf("store: drop %s: %w", name, err))
+		}
+	}
+	return nil
+}
+
+// dropBatch is how many rows a gentle delete removes in one transaction.
+const dropBatch = 2000
+
+func (db *DB) emptyGently(ctx context.Context, table string, progress func(int64)) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res := db.write.WithContext(ctx).Exec(fmt.Sprintf("DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s LIMIT %d)", table, table, dropBatch))
+		if res.Error != nil {
+			return unavailable(fmt.Errorf("store: empty %s: %w", table, res.Error))
+		}
+		if res.RowsAffected < dropBatch {
+			return nil
+		}
+		if progress != nil {
+			var left int64
+			db.read.WithContext(ctx).Raw("SELECT COUNT(*) FROM " + table).Scan(&left)
+			progress(left)
+		}
+	}
+}
+
+func (db *DB) tableExists(ctx context.Context, name string) (bool, error) {
+	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+	if db.driver == DriverPostgres {
+		q = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?"
+	}
+	var n int
+	if err := db.write.WithContext(ctx).Raw(q, name).Scan(&n).Error; err != nil {
+		return false, unavailable(fmt.Errorf("store: look for table %s: %w", name, err))
+	}
+	return n > 0, nil
+}
+
+// RemovedRows calls fn with the ids of kind's live rows that the shadow
+// mirror lacks, a page at a time, each page read in a snapshot of its own.
+func (db *DB) RemovedRows(ctx context.Context, kind string, fn func(ids []string) error) error {
+	table := feedTables[kind]
+	after := ""
+	for {
+		var ids []string
+		err := db.read.WithContext(ctx).Raw(
+			"SELECT l.id FROM "+table+" l WHERE l.id > ? AND NOT EXISTS (SELECT 1 FROM "+shadowPrefix+table+" s WHERE s.id = l.id) ORDER BY l.id LIMIT ?",
+			after, dropBatch).Scan(&ids).Error
+		if err != nil {
+			return unavailable(fmt.Errorf("store: rows the rebuild removed from %s: %w", table, err))
+		}
+		if len(ids) > 0 {
+			if err := fn(ids); err != nil {
+				return err
+			}
+		}
+		if len(ids) < dropBatch {
+			return nil
+		}
+		after = ids[len(ids)-1]
+	}
+}

@@ -1,0 +1,405 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/buzzmirror/buzzmirror/models"
+	"github.com/buzzmirror/buzzmirror/store"
+)
+
+// ProjectorOptions tune a Projector. Zero values take the defaults.
+type ProjectorOptions struct {
+	// Batch is the most pending events one transaction applies (1000).
+	Batch int
+	// Poll is how often the lease holder looks for events that other
+	// instances journaled, when nothing woke it (100 ms).
+	Poll time.Duration
+	// LeaseTTL is how long the lease lasts unless renewed (5 s); the
+	// holder renews it every fifth of that. When the holder dies, another
+	// instance takes over within LeaseTTL plus Standby.
+	LeaseTTL time.Duration
+	// Standby is how often an instance without the lease tries to take it (1 s).
+	Standby time.Duration
+	// StaleAfter is the age of the oldest pending event past which the
+	// projector warns (10 s).
+	StaleAfter time.Duration
+	// Holder names this projector in the lease; host and process by default.
+	Holder string
+	// Observe hears of every transaction that applied events (metrics).
+	Observe func(StepStats)
+}
+
+// StepStats is what one projector transaction did.
+type StepStats struct {
+	Events  int             // pending events it took
+	Applied int             // of those, applied to the mirror
+	Failed  int             // of those, marked failed
+	Took    time.Duration   // the transaction, commit included
+	Lags    []time.Duration // for each applied event, from its receipt to the commit
+}
+
+// Projector applies journaled events to the mirror, in large batches,
+// after the webhook has answered them: the journal is the queue. One
+// projector per database works at a time, the holder of the lease (see
+// store.AcquireLease); the others stand by to take over. The projection
+// is order-independent, so events are applied in whatever batches they
+// come.
+type Projector struct {
+	db   *store.DB
+	log  *slog.Logger
+	opts ProjectorOptions
+	wake chan struct{}
+
+	holding atomic.Bool
+	epoch   int64 // the lease's, while holding
+}
+
+// NewProjector returns a projector; Run starts it.
+func NewProjector(db *store.DB, log *slog.Logger, opts ProjectorOptions) *Projector {
+	if opts.Batch <= 0 {
+		opts.Batch = 1000
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 100 * time.Millisecond
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 5 * time.Second
+	}
+	if opts.Standby <= 0 {
+		opts.Standby = time.Second
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 10 * time.Second
+	}
+	if opts.Holder == "" {
+		opts.Holder = defaultHolder("serve")
+	}
+	if opts.Observe == nil {
+		opts.Observe = func(StepStats) {}
+	}
+	return &Projector{db: db, log: log, opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// defaultHolder names a lease holder by what it is, host and process.
+func defaultHolder(what string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s %s:%d", what, host, os.Getpid())
+}
+
+// Wake tells the projector that events were journaled. It never blocks.
+func (p *Projector) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Holding reports whether this projector holds the lease now.
+func (p *Projector) Holding() bool { return p.holding.Load() }
+
+// Run projects until ctx ends, then gives the lease up.
+func (p *Projector) Run(ctx context.Context) {
+	var lastRenew time.Time
+	backoff := time.Duration(0)
+	failures := newRepeats(p.log, time.Minute)
+	stale := &staleWatch{db: p.db, log: p.log, after: p.opts.StaleAfter}
+	defer func() {
+		if p.holding.Load() {
+			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if err := p.db.ReleaseLease(release, p.epoch); err != nil {
+				p.log.Warn("projector: could not give the lease up; another instance takes over when it lapses", "err", err)
+			}
+			p.holding.Store(false)
+		}
+	}()
+	for ctx.Err() == nil {
+		stale.check(ctx)
+		if !p.holding.Load() {
+			epoch, ok, err := p.db.AcquireLease(ctx, p.opts.Holder, p.opts.LeaseTTL, false)
+			if err != nil {
+				failures.note("projector: could not read the lease", err)
+			}
+			if !ok {
+				p.sleep(ctx, p.opts.Standby, false)
+				continue
+			}
+			p.epoch, lastRenew = epoch, time.Now()
+			p.holding.Store(true)
+			p.log.Info("projector: took the lease; applying journaled events", "epoch", epoch)
+		}
+		if time.Since(lastRenew) >= p.opts.LeaseTTL/5 {
+			ok, err := p.db.RenewLease(ctx, p.epoch, p.opts.LeaseTTL)
+			switch {
+			case err != nil:
+				failures.note("projector: could not renew the lease", err)
+			case !ok:
+				p.lost()
+				continue
+			default:
+				lastRenew = time.Now()
+			}
+		}
+		st, err := p.Step(ctx)
+		switch {
+		case errors.Is(err, store.ErrLeaseLost):
+			p.lost()
+			continue
+		case err != nil:
+			failures.note("projector: a batch failed; trying again", err)
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			p.sleep(ctx, backoff, false)
+			continue
+		}
+		backoff = 0
+		failures.recovered("projector: batches succeed again")
+		if st.Events < p.opts.Batch {
+			p.sleep(ctx, p.opts.Poll, true)
+		}
+	}
+}
+
+func (p *Projector) lost() {
+	p.holding.Store(false)
+	p.log.Warn("projector: the lease was taken over (another instance, a rebuild or an erasure); standing by", "epoch", p.epoch)
+}
+
+// sleep waits for d, or with wakeable for the next Wake, or for ctx.
+func (p *Projector) sleep(ctx context.Context, d time.Duration, wakeable bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	wake := p.wake
+	if !wakeable {
+		wake = nil
+	}
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-wake:
+	}
+}
+
+// Step applies up to Batch pending events in one transaction, as the
+// lease holder; it fails with store.ErrLeaseLost once the lease is
+// another's.
+func (p *Projector) Step(ctx context.Context) (StepStats, error) {
+	start := time.Now()
+	var b *pendingBatch
+	err := p.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		b, err = projectPending(ctx, tx, p.epoch, p.opts.Batch, p.log)
+		return err
+	})
+	if err != nil {
+		return StepStats{}, err
+	}
+	st := b.stats(time.Since(start), p.db.Now())
+	if st.Events > 0 {
+		p.opts.Observe(st)
+	}
+	return st, nil
+}
+
+// ErrLeaseBusy means another projector holds the lease.
+var ErrLeaseBusy = errors.New("sync: another projector holds the lease")
+
+// Drain applies pending events until none is left, taking the lease for
+// the time it runs if nobody holds it. Tests and tools use it to see the
+// effect of what they journaled.
+func (p *Projector) Drain(ctx context.Context) error {
+	if !p.holding.Load() {
+		epoch, ok, err := p.db.AcquireLease(ctx, p.opts.Holder, p.opts.LeaseTTL, false)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrLeaseBusy
+		}
+		p.epoch = epoch
+		defer func() { _ = p.db.ReleaseLease(context.WithoutCancel(ctx), epoch) }()
+	}
+	for {
+		st, err := p.Step(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Events == 0 {
+			return nil
+		}
+	}
+}
+
+// pendingBatch is what projectPending did in one transaction.
+type pendingBatch struct {
+	taken   []models.Event // the pending rows it read
+	applied []*Event       // applied to the live mirror, in this transaction
+	failed  int
+}
+
+func (b *pendingBatch) stats(took time.Duration, now time.Time) StepStats {
+	st := StepStats{Events: len(b.taken), Applied: len(b.applied), Failed: b.failed, Took: took}
+	for _, ev := range b.applied {
+		st.Lags = append(st.Lags, now.Sub(ev.received))
+	}
+	return st
+}
+
+// projectPending applies up to limit pending events to the live mirror in
+// tx, as the holder of the lease's epoch, and records what became of
+// each. An event whose projection fails (its values refused, or a bug) is
+// marked failed with the reason and never holds up the others; a failure
+// of the database itself fails the transaction, to be tried again.
+func projectPending(ctx context.Context, tx *store.Tx, epoch int64, limit int, log *slog.Logger) (*pendingBatch, error) {
+	held, err := tx.LeaseEpoch()
+	if err != nil {
+		return nil, err
+	}
+	if held != epoch {
+		return nil, store.Abort(store.ErrLeaseLost)
+	}
+	rows, err := tx.PendingEvents(limit)
+	if err != nil {
+		return nil, err
+	}
+	b := &pendingBatch{taken: rows}
+	if len(rows) == 0 {
+		return b, nil
+	}
+	counts := store.Counts{}
+	counts.Add(store.EventCount(models.EventPending), -int64(len(rows)))
+	outcome := func(id string, status models.EventStatus, reason string) error {
+		counts.Add(store.EventCount(status), 1)
+		if status == models.EventFailed {
+			b.failed++
+		}
+		return tx.SetEventOutcome(id, status, &reason)
+	}
+	var events []*Event
+	for _, row := range rows {
+		ev, status, reason := decodeJournaled(row)
+		if status != models.EventPending {
+			if err := outcome(row.ID, status, reason); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		events = append(events, ev)
+	}
+
+	seq := tx.Seq()
+	w := newWork(tx.Live(), seq)
+	err = tx.Savepoint("batch", func() error { return safely(func() error { return w.project(events) }) })
+	switch {
+	case err == nil:
+		b.applied = events
+		addCounts(counts, w.counts)
+	case store.Transient(err) || ctx.Err() != nil:
+		return nil, err
+	default:
+		// One event may be to blame: each goes alone, in a savepoint.
+		log.Warn("projector: a batch failed; applying its events one by one", "events", len(events), "err", err)
+		for _, ev := range events {
+			one := newWork(tx.Live(), seq)
+			err := tx.Savepoint("event", func() error { return safely(func() error { return one.project([]*Event{ev}) }) })
+			switch {
+			case err == nil:
+				b.applied = append(b.applied, ev)
+				addCounts(counts, one.counts)
+			case store.Transient(err) || ctx.Err() != nil:
+				return nil, err
+			default:
+				log.Error("projector: event could not be applied; kept as failed", "event", ev.ID, "type", ev.Type, "err", err)
+				if err := outcome(ev.ID, models.EventFailed, "could not be applied: "+err.Error()); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	ids := make([]string, len(b.applied))
+	for i, ev := range b.applied {
+		ids[i] = ev.ID
+	}
+	if err := tx.MarkApplied(ids); err != nil {
+		return nil, err
+	}
+	counts.Add(store.EventCount(models.EventApplied), int64(len(ids)))
+	return b, tx.AddCounts(counts)
+}
+
+// addCounts adds every one of from into to and returns to.
+func addCounts(to store.Counts, from ...store.Counts) store.Counts {
+	for _, f := range from {
+		for name, n := range f {
+			to.Add(name, n)
+		}
+	}
+	return to
+}
+
+// decodeJournaled decodes a journaled event again, as of its receipt. A
+// pending event decodes as it did when it was journaled, unless this
+// buzzmirror decides differently from the one that journaled it.
+func decodeJournaled(row models.Event) (*Event, models.EventStatus, string) {
+	env, err := ParseEnvelope(row.Payload)
+	if err != nil {
+		return nil, models.EventFailed, "the journaled body no longer parses: " + err.Error()
+	}
+	ev, status, reason := classify(env, row.ReceivedAt.Time)
+	if ev != nil {
+		ev.received = row.ReceivedAt.Time
+	}
+	if reason != nil {
+		return ev, status, *reason
+	}
+	return ev, status, ""
+}
+
+// safely runs fn and turns a panic into an error: a projection bug fails
+// the event that met it, not the projector.
+func safely(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("projection panicked: %v", p)
+		}
+	}()
+	return fn()
+}
+
+// staleWatch warns once when the oldest pending event gets older than
+// after, and says so when it is no longer.
+type staleWatch struct {
+	db      *store.DB
+	log     *slog.Logger
+	after   time.Duration
+	last    time.Time
+	warning bool
+}
+
+func (s *staleWatch) check(ctx context.Context) {
+	if time.Since(s.last) < time.Second {
+		return
+	}
+	s.last = time.Now()
+	oldest, err := s.db.OldestPending(ctx)
+	if err != nil {
+		return // the projector's own errors say why
+	}
+	age := time.Duration(0)
+	if oldest != nil {
+		age = s.db.Now().Sub(oldest.Time)
+	}
+	switch {
+	case age > s.after && !s.warning:
+		s.warning = true
+		s.log.Warn("projector: events wait to be applied", "oldest_age", age.Round(time.Millisecond).String(), "threshold", s.after.String())
+	case age <= s.after && s.warning:
+		s.warning = false
+		s.log.Info("projector: caught up; no event waits longer than the threshold", "threshold", s.after.String())
+	}
+}
