@@ -94,8 +94,12 @@ const (
 
 // openStore connects to the configured database and migrates it, or checks
 // that nothing is pending. It returns the migrations it applied.
-func openStore(ctx context.Context, cfg config.Config, policy schemaPolicy, log *slog.Logger) (*store.DB, []int, error) {
-	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns, Log: log})
+func openStore(ctx context.Context, cfg config.Config, policy schemaPolicy, log *slog.Logger, tune ...func(*store.Options)) (*store.DB, []int, error) {
+	opts := store.Options{MaxOpenConns: cfg.Database.MaxOpenConns, Log: log}
+	for _, t := range tune {
+		t(&opts)
+	}
+	db, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, opts)
 	if err != nil {
 		return nil, nil, err
 	}

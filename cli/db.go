@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/sync"
 )
 
@@ -35,7 +36,7 @@ func Rebuild(ctx context.Context, env Env) error {
 		"and deliveries are journaled and answered throughout. Runs while serve runs\n"+
 		"(on any number of instances); the change feed then lists every row that\n"+
 		"changed or went away.")
-	cacheRows := fs.Int("cache-rows", 100_000, "contacts, conversations and workflow runs kept in memory between pages (about 1.6 KiB each); fewer use less memory and take longer")
+	cacheRows := fs.Int("cache-rows", 80_000, "contacts, conversations and workflow runs kept in memory between pages (about 1.5 KiB each, with the collector's share); fewer use less memory and take longer")
 	cfg, err := parse(env, fs, cf)
 	if err != nil {
 		return err
@@ -44,7 +45,7 @@ func Rebuild(ctx context.Context, env Env) error {
 		return fmt.Errorf("rebuild: --cache-rows must be at least 1")
 	}
 	log := newLogger(cfg, env.Stderr)
-	db, _, err := openStore(ctx, cfg, requireSchema, log)
+	db, _, err := openStore(ctx, cfg, requireSchema, log, func(o *store.Options) { o.WriterCacheKiB = 8 << 10 })
 	if err != nil {
 		return err
 	}

@@ -55,12 +55,12 @@ const (
 // single connection, the read API's, and the background checkpointer's.
 func (db *DB) openSQLite(path string, opts Options) error {
 	var err error
-	db.write, err = openSQLitePool(sqliteDSN(path, sqliteWriter), sqliteWriterPragmas, 1)
+	db.write, err = openSQLitePool(sqliteDSN(path, sqliteWriter, opts.WriterCacheKiB), sqliteWriterPragmas, 1)
 	if err == nil {
-		db.read, err = openSQLitePool(sqliteDSN(path, sqliteReader), nil, opts.MaxOpenConns, prepared)
+		db.read, err = openSQLitePool(sqliteDSN(path, sqliteReader, 0), nil, opts.MaxOpenConns, prepared)
 	}
 	if err == nil {
-		db.checkpoint, err = openSQLitePool(sqliteDSN(path, sqliteCheckpointer), nil, 1)
+		db.checkpoint, err = openSQLitePool(sqliteDSN(path, sqliteCheckpointer, 0), nil, 1)
 	}
 	return err
 }

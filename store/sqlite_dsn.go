@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -21,7 +22,7 @@ const (
 // IMMEDIATE so none fails on lock upgrade, readers are query-only. WAL mode
 // and the page size are set by sqliteWriterPragmas. (go-sqlite3 takes the
 // first of repeated parameters, so a path's own settings win over ours.)
-func sqliteDSN(path string, role sqliteRole) string {
+func sqliteDSN(path string, role sqliteRole, writerCacheKiB int) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
@@ -31,7 +32,10 @@ func sqliteDSN(path string, role sqliteRole) string {
 	// stay small and the server's RSS stays bounded.
 	switch role {
 	case sqliteWriter:
-		q.Set("_cache_size", "-65536")
+		if writerCacheKiB <= 0 {
+			writerCacheKiB = 64 << 10
+		}
+		q.Set("_cache_size", fmt.Sprint(-writerCacheKiB))
 		// The compiled bulk statements (bulk.go): about a hundred texts.
 		q.Set("_stmt_cache_size", "160")
 		q.Set("_txlock", "immediate")

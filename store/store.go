@@ -59,6 +59,10 @@ type Options struct {
 	// Log receives what background work (SQLite's checkpoints) has to
 	// report; nothing is logged when it is nil.
 	Log *slog.Logger
+	// WriterCacheKiB sizes the SQLite writer's page cache (64 MiB when
+	// zero). A rebuild takes 8 MiB: it touches far more pages than any
+	// cache holds, and the memory serves its row cache better.
+	WriterCacheKiB int
 }
 
 // Open connects to the database without migrating it.

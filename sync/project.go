@@ -26,6 +26,7 @@ type entry[T any] struct {
 	row   *T
 	dirty bool
 	was   string
+	used  int // the work's tick when an event last named it (see evict)
 }
 
 // cache holds the rows of one kind that a unit of work touched.
@@ -49,12 +50,8 @@ type work struct {
 	// deferSums leaves recount to the caller: a rebuild sums up every
 	// conversation once at the end instead of after every page.
 	deferSums bool
-	// skip, when set, names rows the work leaves alone: an event that
-	// names one applies to a throwaway copy, neither loaded nor written.
-	// A rebuild builds the mirror a share of the rows at a time (see
-	// rebuilder.pass); each row is a function of the events that name it
-	// alone, so the others are not needed for it.
-	skip func(kind, id string) bool
+	// tick counts the pages a rebuild applied, for evict.
+	tick int
 }
 
 func newWork(m store.Mirror, seq int64) *work {
@@ -147,10 +144,10 @@ func (w *work) prefetch(events []*Event) error {
 
 // fetch loads the rows keys names that the work does not hold yet.
 func (w *work) fetch(keys store.Keys) error {
-	keys.Contacts = missing(w, store.KindContact, w.contacts, keys.Contacts)
-	keys.Conversations = missing(w, store.KindConversation, w.conversations, keys.Conversations)
-	keys.Messages = missing(w, store.KindMessage, w.messages, keys.Messages)
-	keys.WorkflowRuns = missing(w, store.KindWorkflowRun, w.runs, keys.WorkflowRuns)
+	keys.Contacts = missing(w.contacts, keys.Contacts)
+	keys.Conversations = missing(w.conversations, keys.Conversations)
+	keys.Messages = missing(w.messages, keys.Messages)
+	keys.WorkflowRuns = missing(w.runs, keys.WorkflowRuns)
 	if len(keys.Contacts)+len(keys.Conversations)+len(keys.Messages)+len(keys.WorkflowRuns) == 0 {
 		return nil
 	}
@@ -158,19 +155,18 @@ func (w *work) fetch(keys store.Keys) error {
 	if err != nil {
 		return err
 	}
-	settle(w.contacts, keys.Contacts, found.Contacts, contactCounter)
-	settle(w.conversations, keys.Conversations, found.Conversations, conversationCounter)
-	settle(w.messages, keys.Messages, found.Messages, messageCounter)
-	settle(w.runs, keys.WorkflowRuns, found.WorkflowRuns, runCounter)
+	settle(w, w.contacts, keys.Contacts, found.Contacts, contactCounter)
+	settle(w, w.conversations, keys.Conversations, found.Conversations, conversationCounter)
+	settle(w, w.messages, keys.Messages, found.Messages, messageCounter)
+	settle(w, w.runs, keys.WorkflowRuns, found.WorkflowRuns, runCounter)
 	return nil
 }
 
-// missing returns the distinct ids of kind that c does not hold and w
-// does not skip, sorted.
-func missing[T any](w *work, kind string, c cache[T], ids []string) []string {
+// missing returns the distinct ids that c does not hold, sorted.
+func missing[T any](c cache[T], ids []string) []string {
 	var out []string
 	for _, id := range ids {
-		if _, ok := c[id]; !ok && (w.skip == nil || !w.skip(kind, id)) {
+		if _, ok := c[id]; !ok {
 			out = append(out, id)
 		}
 	}
@@ -180,9 +176,9 @@ func missing[T any](w *work, kind string, c cache[T], ids []string) []string {
 
 // settle caches the rows loaded for ids, and marks the ones the store
 // lacks as absent.
-func settle[T any](c cache[T], ids []string, found map[string]*T, counter func(*T) string) {
+func settle[T any](w *work, c cache[T], ids []string, found map[string]*T, counter func(*T) string) {
 	for _, id := range ids {
-		e := &entry[T]{row: found[id]}
+		e := &entry[T]{row: found[id], used: w.tick}
 		if e.row != nil {
 			e.was = counter(e.row)
 		}
@@ -190,13 +186,9 @@ func settle[T any](c cache[T], ids []string, found map[string]*T, counter func(*
 	}
 }
 
-// load returns the entry for the row id of kind, reading it through get
-// when it is not cached, and creating it with fresh when the store has
-// none; a row w skips is a fresh throwaway.
-func load[T any](w *work, kind string, c cache[T], id string, get func(string) (*T, error), fresh func() *T, counter func(*T) string) (*entry[T], error) {
-	if w.skip != nil && w.skip(kind, id) {
-		return &entry[T]{row: fresh()}, nil
-	}
+// load returns the entry for id, reading it through get when it is not
+// cached, and creating it with fresh when the store has none.
+func load[T any](w *work, c cache[T], id string, get func(string) (*T, error), fresh func() *T, counter func(*T) string) (*entry[T], error) {
 	e, ok := c[id]
 	if !ok {
 		row, err := get(id)
@@ -212,6 +204,7 @@ func load[T any](w *work, kind string, c cache[T], id string, get func(string) (
 	if e.row == nil {
 		e.row, e.dirty = fresh(), true
 	}
+	e.used = w.tick
 	return e, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
-	"github.com/buzzmirror/buzzmirror/store"
 )
 
 // Register keys of a contact. "from" is the stub phone a contact gets from
@@ -32,7 +31,7 @@ func newContact(id string) func() *models.Contact {
 // contact returns the contact id, created as a stub when unknown, and dates
 // it by an event of time t that names it.
 func (w *work) contact(id string, t time.Time) (*entry[models.Contact], error) {
-	e, err := load(w, store.KindContact, w.contacts, id, w.m.Contact, newContact(id), contactCounter)
+	e, err := load(w, w.contacts, id, w.m.Contact, newContact(id), contactCounter)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func (w *work) conversation(id string, t time.Time) (*entry[models.Conversation]
 
 // loadConversation returns the conversation id without dating it.
 func (w *work) loadConversation(id string) (*entry[models.Conversation], error) {
-	return load(w, store.KindConversation, w.conversations, id, w.m.Conversation, func() *models.Conversation {
+	return load(w, w.conversations, id, w.m.Conversation, func() *models.Conversation {
 		return &models.Conversation{ID: id, Status: models.ConversationOpen, Versions: models.Versions{}}
 	}, conversationCounter)
 }

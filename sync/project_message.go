@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/buzzmirror/buzzmirror/models"
-	"github.com/buzzmirror/buzzmirror/store"
 )
 
 var messageStatus = map[string]string{
@@ -16,7 +15,7 @@ var messageStatus = map[string]string{
 
 func (w *work) applyMessage(ev *Event) error {
 	d := ev.Message
-	e, err := load(w, store.KindMessage, w.messages, d.MessageID, w.m.Message, func() *models.Message {
+	e, err := load(w, w.messages, d.MessageID, w.m.Message, func() *models.Message {
 		return &models.Message{
 			ID: d.MessageID, ConversationID: d.ConversationID,
 			Direction: models.DirectionOutbound, Versions: models.Versions{},

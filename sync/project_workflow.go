@@ -1,9 +1,6 @@
 package sync
 
-import (
-	"github.com/buzzmirror/buzzmirror/models"
-	"github.com/buzzmirror/buzzmirror/store"
-)
+import "github.com/buzzmirror/buzzmirror/models"
 
 // applyWorkflow records one workflow run. A run is named by its runId, else
 // by the event id; should BuzzBip send one runId twice, its fields follow the
@@ -11,7 +8,7 @@ import (
 // workflow.triggered neither creates nor dates contacts and conversations.
 func (w *work) applyWorkflow(ev *Event) error {
 	d, id := ev.Workflow, runID(ev)
-	e, err := load(w, store.KindWorkflowRun, w.runs, id, w.m.WorkflowRun, func() *models.WorkflowRun {
+	e, err := load(w, w.runs, id, w.m.WorkflowRun, func() *models.WorkflowRun {
 		return &models.WorkflowRun{ID: id, Versions: models.Versions{}}
 	}, runCounter)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strings"
@@ -20,7 +19,7 @@ type RebuildOptions struct {
 	// time, each page in a transaction of its own (2000).
 	Page int
 	// CacheRows bounds the contacts, conversations and workflow runs kept
-	// in memory between pages (100,000); fewer cost speed, not
+	// in memory between pages (80,000); fewer cost speed, not
 	// correctness.
 	CacheRows int
 	// Batch is the most pending events the rebuild applies to the live
@@ -69,7 +68,7 @@ func Rebuild(ctx context.Context, db *store.DB, log *slog.Logger, opts RebuildOp
 		opts.Page = 2000
 	}
 	if opts.CacheRows <= 0 {
-		opts.CacheRows = 100_000
+		opts.CacheRows = 80_000
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 1000
@@ -99,21 +98,17 @@ type rebuilder struct {
 	log  *slog.Logger
 	opts RebuildOptions
 
-	epoch     int64 // the lease's
-	renewed   time.Time
-	gen       int64 // the shadow's generation
-	seq       int64 // the change-feed position of every row the rebuild changes
-	w         *work // the shadow mirror's rows in memory
-	careful   bool  // every page alone, a failing one event by event (see run)
-	carry     []*Event
-	read      int                        // journal rows this pass read
-	otherPass func(kind, id string) bool // the rows this pass leaves alone (nil: none)
-	notBuilt  func(kind, id string) bool // the rows earlier passes did not build (nil: no earlier pass)
-	changes   map[string]outcome         // by event id, applied at the swap
-	counts    store.Counts               // the shadow's counters, but for what r.w holds
-	removed   map[string][]string
-	stats     RebuildStats
-	liveSteps int
+	epoch   int64 // the lease's
+	renewed time.Time
+	gen     int64 // the shadow's generation
+	seq     int64 // the change-feed position of every row the rebuild changes
+	w       *work // the shadow mirror's rows in memory
+	careful bool  // every page alone, a failing one event by event (see run)
+	carry   []*Event
+	changes map[string]outcome // by event id, applied at the swap
+	counts  store.Counts       // the shadow's counters, but for what r.w holds
+	removed map[string][]string
+	stats   RebuildStats
 }
 
 func (r *rebuilder) run(ctx context.Context) (RebuildStats, error) {
@@ -163,12 +158,10 @@ func (r *rebuilder) run(ctx context.Context) (RebuildStats, error) {
 // build fills a new shadow mirror and swaps it in.
 //
 // The contacts, conversations and workflow runs the journal names are
-// kept in memory from page to page and written once at the end, since
-// later events name them again and again; messages are written after
-// every page. When they would not fit in CacheRows, the journal is read
-// several times, each pass building its share of the rows (by a hash of
-// their ids) and leaving the others alone: each row is a function of the
-// events that name it, so a pass needs no other row.
+// kept in memory from page to page and written once they are evicted or
+// the journal ends, since later events name them again and again (a
+// conversation's events lie close together in a journal, most of the
+// time); messages are written after every page.
 func (r *rebuilder) build(ctx context.Context) error {
 	var err error
 	if r.gen, err = r.db.CreateShadow(ctx); err != nil {
@@ -182,51 +175,29 @@ func (r *rebuilder) build(ctx context.Context) error {
 	// live mirror's writers (this rebuild, while it runs) take far fewer.
 	r.seq = end.Seq + 1<<32
 	r.counts = store.Counts{}
+	r.w = newWork(store.Mirror{}, r.seq)
+	r.w.deferSums = true
 	st, err := r.db.Stats(ctx)
 	if err != nil {
 		return err
 	}
 	total := st.JournalRows()
 	r.opts.Progress(RebuildProgress{Phase: "journal", Total: total})
-	passes := 1
-	if !r.careful {
-		// The live mirror's size tells how many rows to expect; a journal
-		// whose mirror is gone has about one for every four events.
-		rows := max(st.Contacts+st.Conversations[models.ConversationOpen]+st.Conversations[models.ConversationResolved]+st.WorkflowRuns, total/4)
-		passes = int(max(1, (rows+int64(r.opts.CacheRows)-1)/int64(r.opts.CacheRows)))
-	}
-	for pass := range passes {
-		r.w = newWork(store.Mirror{}, r.seq)
-		r.w.deferSums = true
-		r.otherPass, r.notBuilt = nil, nil
-		if passes > 1 {
-			r.otherPass = func(kind, id string) bool { return share(kind, id, passes) != pass }
-		}
-		if pass > 0 {
-			r.notBuilt = func(kind, id string) bool { return share(kind, id, passes) >= pass }
-		}
-		r.w.skip = r.otherPass
-		journal := readJournal(ctx, r.db, r.opts.Page)
-		for page := range journal.pages {
-			if err := r.page(ctx, page, pass == 0); err != nil {
-				journal.close()
-				return err
-			}
-			r.opts.Progress(RebuildProgress{Phase: "journal", Done: int64(pass)*total + int64(r.read), Total: int64(passes) * total})
-		}
-		if err := journal.close(); err != nil {
+	journal := readJournal(ctx, r.db, r.opts.Page)
+	defer journal.close()
+	for page := range journal.pages {
+		if err := r.page(ctx, page); err != nil {
 			return err
 		}
-		if err := r.flushCache(ctx); err != nil {
-			return err
-		}
-		addCounts(r.counts, r.w.counts)
-		r.read = 0
+		r.opts.Progress(RebuildProgress{Phase: "journal", Done: int64(r.stats.Events), Total: total})
 	}
-	// Every row is built: what the live mirror takes from here on goes to
-	// the shadow whole.
-	r.otherPass, r.notBuilt = nil, nil
-	r.w = newWork(store.Mirror{}, r.seq)
+	if err := journal.close(); err != nil {
+		return err
+	}
+	if err := r.flushCache(ctx); err != nil {
+		return err
+	}
+	r.w.deferSums = false
 	if err := r.sumUpAll(ctx); err != nil {
 		return err
 	}
@@ -237,90 +208,61 @@ func (r *rebuilder) build(ctx context.Context) error {
 	return r.swap(ctx)
 }
 
-// share is the pass of a rebuild in passes that builds the row id of kind.
-func share(kind, id string, passes int) int {
-	h := fnv.New32a()
-	h.Write([]byte(kind))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	return int(h.Sum32() % uint32(passes))
-}
-
 // page applies one decoded page of the journal to the shadow, with the
 // events the live mirror took meanwhile, then lets the live mirror take
-// the events journaled since. The first pass counts what it read.
-func (r *rebuilder) page(ctx context.Context, p decodedPage, first bool) error {
-	r.read += p.events
-	if first {
-		for id, o := range p.changed {
-			r.changes[id] = o
-		}
-		r.stats.Events += p.events
-		r.stats.Ignored += p.ignored
-		r.stats.Failed += p.failed
-		r.stats.Erased += p.erased
-		r.stats.Applied += len(p.apply)
+// the events journaled since.
+func (r *rebuilder) page(ctx context.Context, p decodedPage) error {
+	for id, o := range p.changed {
+		r.changes[id] = o
 	}
-	if err := r.shadowWrite(ctx, p.apply, r.carry); err != nil {
+	r.stats.Events += p.events
+	r.stats.Ignored += p.ignored
+	r.stats.Failed += p.failed
+	r.stats.Erased += p.erased
+	r.stats.Applied += len(p.apply)
+	r.w.tick++
+	if err := r.shadowWrite(ctx, append(r.carry, p.apply...)); err != nil {
 		return err
 	}
 	r.carry = nil
 	if r.w.size() > r.opts.CacheRows {
-		if err := r.flushCache(ctx); err != nil {
+		if err := r.evict(ctx); err != nil {
 			return err
 		}
 	}
 	return r.stepLive(ctx)
 }
 
-// shadowWrite applies to the shadow, in one transaction, a page of the
-// journal (to the rows of this pass) and the events the live mirror took
-// since the last page (to those rows, and to the rows earlier passes
-// built, which are read and written at once). Messages are written at
-// once (most are named by one event, or a few close together); the other
-// rows of this pass stay cached for the pages to come.
-func (r *rebuilder) shadowWrite(ctx context.Context, page, carry []*Event) error {
-	if len(page)+len(carry) == 0 {
+// shadowWrite applies events to the shadow in one transaction: messages
+// are written at once (most are named by one event, or a few close
+// together), the other rows stay cached for the pages to come.
+func (r *rebuilder) shadowWrite(ctx context.Context, events []*Event) error {
+	if len(events) == 0 {
 		return nil
 	}
-	events := append(carry[:len(carry):len(carry)], page...)
 	return r.writeShadow(ctx, func(tx *store.Tx) error {
-		if len(carry) > 0 && r.notBuilt != nil {
-			built := newWork(tx.Shadow(), r.seq)
-			built.deferSums, built.skip = r.w.deferSums, r.notBuilt
-			if err := r.project(tx, built, carry); err != nil {
+		if r.careful {
+			w := newWork(tx.Shadow(), r.seq)
+			w.deferSums = r.w.deferSums
+			return r.project(tx, w, events)
+		}
+		if err := r.w.prefetch(events); err != nil {
+			return err
+		}
+		for _, ev := range events {
+			if err := r.w.apply(ev); err != nil {
 				return err
 			}
 		}
-		if !r.careful {
-			if err := r.w.prefetch(events); err != nil {
-				return err
-			}
-			for _, ev := range events {
-				if err := r.w.apply(ev); err != nil {
-					return err
-				}
-			}
-			return r.flushMessages()
-		}
-		w := newWork(tx.Shadow(), r.seq)
-		w.deferSums = r.w.deferSums
-		return r.project(tx, w, events)
+		return r.flushMessages()
 	})
 }
 
 // project applies events with w, which writes them at once, and adds what
-// they moved to the shadow's counters. In careful mode a failure is
-// retried event by event, and an event the database refuses is kept as
-// failed.
+// they moved to the shadow's counters; a failure is retried event by
+// event, and an event the database refuses is kept as failed. (Careful
+// mode.)
 func (r *rebuilder) project(tx *store.Tx, w *work, events []*Event) error {
-	if !r.careful {
-		if err := w.project(events); err != nil {
-			return err
-		}
-		addCounts(r.counts, w.counts)
-		return nil
-	}
 	err := tx.Savepoint("page", func() error { return safely(func() error { return w.project(events) }) })
 	if err == nil {
 		addCounts(r.counts, w.counts)
@@ -331,7 +273,7 @@ func (r *rebuilder) project(tx *store.Tx, w *work, events []*Event) error {
 	}
 	for _, ev := range events {
 		one := newWork(tx.Shadow(), r.seq)
-		one.deferSums, one.skip = w.deferSums, w.skip
+		one.deferSums = w.deferSums
 		err := tx.Savepoint("event", func() error { return safely(func() error { return one.project([]*Event{ev}) }) })
 		switch {
 		case err == nil:
@@ -410,7 +352,6 @@ func (r *rebuilder) stepLive(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.liveSteps++
 		r.carry = append(r.carry, b.applied...)
 		if len(b.taken) < r.opts.Batch || len(r.carry) >= r.opts.Page {
 			return nil
@@ -418,14 +359,71 @@ func (r *rebuilder) stepLive(ctx context.Context) error {
 	}
 }
 
-// flushCache writes every cached row of the shadow, a few thousand to a
+// flushCache writes every cached row of the shadow, a page's worth to a
 // transaction, and forgets them.
 func (r *rebuilder) flushCache(ctx context.Context) error {
-	if err := r.shadowWrite(ctx, nil, r.carry); err != nil {
+	if err := r.shadowWrite(ctx, r.carry); err != nil {
 		return err
 	}
 	r.carry = nil
-	contacts, conversations, runs := dirtyIDs(r.w.contacts), dirtyIDs(r.w.conversations), dirtyIDs(r.w.runs)
+	if err := r.writeBack(ctx, dirtyIDs(r.w.contacts), dirtyIDs(r.w.conversations), dirtyIDs(r.w.runs)); err != nil {
+		return err
+	}
+	r.w.forget()
+	return nil
+}
+
+// evict writes and forgets the half of the cached rows that events named
+// least recently.
+func (r *rebuilder) evict(ctx context.Context) error {
+	type use struct {
+		kind, id string
+		used     int
+	}
+	var all []use
+	for id, e := range r.w.contacts {
+		all = append(all, use{store.KindContact, id, e.used})
+	}
+	for id, e := range r.w.conversations {
+		all = append(all, use{store.KindConversation, id, e.used})
+	}
+	for id, e := range r.w.runs {
+		all = append(all, use{store.KindWorkflowRun, id, e.used})
+	}
+	slices.SortFunc(all, func(a, b use) int { return a.used - b.used })
+	var contacts, conversations, runs []string
+	for _, u := range all[:len(all)/2] {
+		switch {
+		case u.kind == store.KindContact && r.w.contacts[u.id].dirty:
+			contacts = append(contacts, u.id)
+		case u.kind == store.KindConversation && r.w.conversations[u.id].dirty:
+			conversations = append(conversations, u.id)
+		case u.kind == store.KindWorkflowRun && r.w.runs[u.id].dirty:
+			runs = append(runs, u.id)
+		}
+	}
+	slices.Sort(contacts)
+	slices.Sort(conversations)
+	slices.Sort(runs)
+	if err := r.writeBack(ctx, contacts, conversations, runs); err != nil {
+		return err
+	}
+	for _, u := range all[:len(all)/2] {
+		switch u.kind {
+		case store.KindContact:
+			delete(r.w.contacts, u.id)
+		case store.KindConversation:
+			delete(r.w.conversations, u.id)
+		case store.KindWorkflowRun:
+			delete(r.w.runs, u.id)
+		}
+	}
+	return nil
+}
+
+// writeBack writes the cached rows named, which must be dirty, a page's
+// worth to a transaction.
+func (r *rebuilder) writeBack(ctx context.Context, contacts, conversations, runs []string) error {
 	for len(contacts)+len(conversations)+len(runs) > 0 {
 		n := r.opts.Page
 		var c, v, w []string
@@ -436,7 +434,6 @@ func (r *rebuilder) flushCache(ctx context.Context) error {
 			return err
 		}
 	}
-	r.w.forget()
 	return nil
 }
 
@@ -472,7 +469,7 @@ func (r *rebuilder) sumUpAll(ctx context.Context) error {
 		if err := r.stepLive(ctx); err != nil {
 			return err
 		}
-		if err := r.shadowWrite(ctx, nil, r.carry); err != nil {
+		if err := r.shadowWrite(ctx, r.carry); err != nil {
 			return err
 		}
 		r.carry = nil
