@@ -17,12 +17,16 @@ buzzmirror_commit_busy_seconds_total 5.88
 buzzmirror_commit_deliveries_total 36000
 # TYPE buzzmirror_events_total counter
 buzzmirror_events_total{outcome="accepted",type="message.sent"} 14000
+# TYPE buzzmirror_pending_events gauge
+buzzmirror_pending_events 120
+# TYPE buzzmirror_pending_oldest_age_seconds gauge
+buzzmirror_pending_oldest_age_seconds 0.25
 `
 	c, err := parseCommits(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != (Commits{Batches: 1200, Deliveries: 36000, Busy: 5.88}) {
+	if c != (Commits{Batches: 1200, Deliveries: 36000, Busy: 5.88, Pending: 120, OldestPending: 0.25}) {
 		t.Fatalf("parsed %+v", c)
 	}
 	var out bytes.Buffer
@@ -31,7 +35,7 @@ buzzmirror_events_total{outcome="accepted",type="message.sent"} 14000
 		t.Errorf("report %q, want %q", out.String(), want)
 	}
 	if _, err := parseCommits(strings.NewReader("# TYPE buzzmirror_commit_batches_total counter\nbuzzmirror_commit_batches_total 3\n")); err == nil {
-		t.Error("a /metrics without every counter must be an error")
+		t.Error("a /metrics without every series must be an error")
 	}
 	if _, err := parseCommits(strings.NewReader("buzzmirror_commit_batches_total x\n")); err == nil {
 		t.Error("a counter that is no number must be an error")

@@ -24,7 +24,8 @@ type IngestOptions struct {
 	Duration    time.Duration // stop after this long...
 	Count       int           // ...or after this many requests, whichever comes first (0: no count)
 	Stream      StreamOptions
-	RunID       string // prefix of this run's event ids, so runs never collide
+	RunID       string  // prefix of this run's event ids, so runs never collide
+	Rate        float64 // deliveries a second across all connections; 0 sends as fast as answers come
 }
 
 func newClient(conns int) *http.Client {
@@ -89,7 +90,31 @@ func Ingest(ctx context.Context, o IngestOptions) (*Latencies, time.Duration, er
 		so.Seed += uint64(w)
 		streams[w] = NewStream(fmt.Sprintf("%s%d", o.RunID, w), so)
 	}
+	// With a rate, each connection sends on its own schedule, so that the
+	// load does not follow the answers (an open loop); a connection that
+	// falls behind sends at once, without catching up in a burst.
+	next := make([]time.Time, o.Connections)
+	var every time.Duration
+	if o.Rate > 0 {
+		every = time.Duration(float64(o.Connections) / o.Rate * float64(time.Second))
+		start := time.Now()
+		for w := range next {
+			next[w] = start.Add(every * time.Duration(w) / time.Duration(o.Connections))
+		}
+	}
 	return run(ctx, o.Connections, o.Duration, o.Count, func(w int, l *Latencies) error {
+		if every > 0 {
+			if wait := time.Until(next[w]); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(wait):
+				}
+			}
+			if next[w] = next[w].Add(every); next[w].Before(time.Now()) {
+				next[w] = time.Now()
+			}
+		}
 		body := streams[w].Next()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(body))
 		if err != nil {

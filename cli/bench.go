@@ -81,6 +81,8 @@ func benchIngest(ctx context.Context, env Env) error {
 	fs.IntVar(&o.Stream.Conversations, "conversations", 200_000, "distinct conversations in the stream")
 	fs.Float64Var(&o.Stream.Duplicates, "duplicates", 0.05, "share of deliveries repeating an earlier event")
 	fs.Float64Var(&o.Stream.Disorder, "disorder", 0.10, "share of events dated up to a minute in the past")
+	fs.Float64Var(&o.Rate, "rate", 0, "deliveries a second in all, each connection on its own schedule (0: as fast as the server answers)")
+	catchUp := fs.Bool("catch-up", false, "after the run, wait until the server's projector has applied every pending event, and say how long that took")
 	pid := fs.Int("server-pid", 0, "sample this process's peak RSS while running")
 	if err := parseBench(fs, env.Args); err != nil {
 		return err
@@ -90,14 +92,27 @@ func benchIngest(ctx context.Context, env Env) error {
 	}
 	peak, cancel := watchRSS(ctx, *pid)
 	defer cancel()
-	// A buzzmirror server's /metrics tells how its writer batched the run;
-	// another server's lacks the counters, and the line is left out.
+	// A buzzmirror server's /metrics tells how its journal batched the run
+	// and how far its projector lagged; another server's lacks the series,
+	// and those lines are left out.
 	before, commitsErr := bench.ScrapeCommits(ctx, o.URL)
+	watching, stopWatching := context.WithCancel(ctx)
+	var fresh <-chan *bench.Freshness
+	if commitsErr == nil {
+		fresh = bench.WatchFreshness(watching, o.URL, 100*time.Millisecond)
+	}
 	l, elapsed, err := bench.Ingest(ctx, o)
+	stopWatching()
 	l.Report(env.Stdout, "ingest", elapsed)
 	if commitsErr == nil {
 		if after, err := bench.ScrapeCommits(ctx, o.URL); err == nil {
 			after.Report(env.Stdout, before, elapsed)
+		}
+		(<-fresh).Report(env.Stdout)
+		if *catchUp && err == nil {
+			if err := bench.CatchUp(ctx, env.Stdout, o.URL); err != nil {
+				return err
+			}
 		}
 	}
 	reportRSS(env, peak, cancel)

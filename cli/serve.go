@@ -49,8 +49,13 @@ func Serve(ctx context.Context, env Env) error {
 	}
 
 	var metrics *api.Metrics // set before the projector starts
-	projector := sync.NewProjector(db, log, sync.ProjectorOptions{Observe: func(st sync.StepStats) { metrics.ProjectorStep(st) }})
-	journal := sync.NewJournal(db, log, sync.JournalOptions{Committed: projector.Wake})
+	var journal *sync.Journal
+	projector := sync.NewProjector(db, log, sync.ProjectorOptions{
+		Observe: func(st sync.StepStats) { metrics.ProjectorStep(st) },
+		Active:  func() bool { return journal.Active() },
+		Load:    func() float64 { return journal.Load() },
+	})
+	journal = sync.NewJournal(db, log, sync.JournalOptions{Committed: projector.Wake})
 	defer journal.Close() // after the server stopped: commits what was queued
 	metrics = api.NewMetrics(api.MetricsSource{DB: db, Commits: journal.CommitStats})
 	router, err := api.New(api.Deps{

@@ -160,7 +160,9 @@ func (tx *Tx) Seq() int64 {
 // LeaseEpoch is the projector lease's epoch as this transaction locked
 // the feed_clock row: no other writer can change it before the commit.
 func (tx *Tx) LeaseEpoch() (int64, error) {
-	tx.Seq()
+	if tx.seq < 0 {
+		tx.Seq()
+	}
 	return tx.epoch, tx.err
 }
 
@@ -244,3 +246,30 @@ func (tx *Tx) Savepoint(name string, fn func() error) error {
 }
 
 func formatNow(db *DB) string { return models.FormatTime(db.Now()) }
+
+// ReadSnapshot runs fn in a read-only transaction on the read pool, so
+// that it never holds up a writer: a Tx whose Live mirror loads rows as
+// a mirror writer would, and whose FeedSeq says where the change feed
+// stood in that snapshot. A projector plans its writes so, and commits
+// them with Adopt when no mirror writer came between.
+func (db *DB) ReadSnapshot(ctx context.Context, fn func(*Tx) error) error {
+	return db.readTx(ctx, func(g *gorm.DB) error {
+		tx := &Tx{g: g, texts: &db.texts, now: models.NewTime(db.Now()), seq: -1}
+		err := tx.query("SELECT seq, lease_epoch FROM feed_clock WHERE id = 1", nil, func(scan func(...any) error) error {
+			return scan(&tx.seq, &tx.epoch)
+		})
+		if err != nil {
+			return fmt.Errorf("store: read feed position: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// FeedSeq is the last change-feed position handed out as of a
+// ReadSnapshot's snapshot.
+func (tx *Tx) FeedSeq() int64 { return tx.seq }
+
+// Adopt takes over what a ReadSnapshot learnt of the mirror's rows, which
+// holds in this transaction when no mirror writer committed in between
+// (this one's position is the snapshot's next).
+func (tx *Tx) Adopt(snapshot *Tx) { tx.stored = snapshot.stored }

@@ -2,12 +2,9 @@ package sync
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // raw connection that installs the trigger
 
 	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
@@ -44,23 +41,11 @@ func refusingDB(t *testing.T, driver, dsn string) *store.DB {
 }
 
 // refuse installs the refusal on table.
-func refuse(t fataler, db *store.DB, dsn, table string) {
+func refuse(t testing.TB, db *store.DB, dsn, table string) {
 	t.Helper()
-	rawDriver, rawDSN := "pgx", dsn
-	if db.Driver() == store.DriverSQLite {
-		rawDriver, rawDSN = "sqlite3", "file:"+dsn+"?_busy_timeout=10000"
-	}
-	raw, err := sql.Open(rawDriver, rawDSN)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	defer raw.Close()
 	for _, stmt := range refuseContact[db.Driver()] {
 		stmt = strings.ReplaceAll(stmt, "refuse", "refuse_"+table)
-		stmt = strings.ReplaceAll(stmt, "ON contacts", "ON "+table)
-		if _, err := raw.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
+		storetest.Exec(t, db.Driver(), dsn, strings.ReplaceAll(stmt, "ON contacts", "ON "+table))
 	}
 }
 

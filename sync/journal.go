@@ -70,10 +70,13 @@ type Journal struct {
 	batches, batched atomic.Int64
 	busy             atomic.Int64 // nanoseconds
 
-	mu      stdsync.RWMutex // guards closed and sending on queue
-	closed  bool
-	queue   chan *request
-	stopped chan struct{}
+	mu       stdsync.RWMutex // guards closed and sending on queue
+	closed   bool
+	queue    chan *request
+	stopped  chan struct{}
+	inFlight atomic.Int64 // deliveries queued or being committed
+	lastDone atomic.Int64 // when the writer last finished a batch, Unix nanoseconds
+	load     loadMeter    // the part of the time the writer spends in its transactions
 }
 
 type request struct {
@@ -127,6 +130,18 @@ func (j *Journal) DuplicatesRejected() int64 { return j.duplicates.Load() }
 
 // QueueDepth is how many deliveries wait for the writer now.
 func (j *Journal) QueueDepth() int { return len(j.queue) }
+
+// Load is the part of the time the writer spent inside its transactions
+// lately (about the last second), waits for the database's write lock
+// left out: near 1 it can take no more deliveries.
+func (j *Journal) Load() float64 { return j.load.value() }
+
+// Active reports whether deliveries are coming in: one is queued or being
+// committed, or the last batch finished less than 100 ms ago. The
+// projector then paces itself (see ProjectorOptions.Active).
+func (j *Journal) Active() bool {
+	return j.inFlight.Load() > 0 || time.Since(time.Unix(0, j.lastDone.Load())) < 100*time.Millisecond
+}
 
 // CommitStats is the group commit's work since the Journal started.
 type CommitStats struct {
@@ -200,10 +215,12 @@ func (j *Journal) enqueue(req *request) error {
 	if j.closed {
 		return fmt.Errorf("%w: shutting down", store.ErrUnavailable)
 	}
+	j.inFlight.Add(1)
 	select {
 	case j.queue <- req:
 		return nil
 	default:
+		j.inFlight.Add(-1)
 		return ErrOverloaded
 	}
 }
@@ -239,6 +256,8 @@ func (j *Journal) writer() {
 		start := time.Now()
 		j.commit(batch)
 		j.busy.Add(int64(time.Since(start)))
+		j.inFlight.Add(-int64(len(batch)))
+		j.lastDone.Store(time.Now().UnixNano())
 	}
 }
 
@@ -315,7 +334,14 @@ func (j *Journal) fail(reqs []*request, err error) {
 // exactly one; the counters move by what was admitted.
 func (j *Journal) write(ctx context.Context, reqs []*request) ([]Result, error) {
 	results := make([]Result, len(reqs))
+	var began time.Time
+	defer func() {
+		if !began.IsZero() {
+			j.load.add(time.Since(began))
+		}
+	}()
 	err := j.db.WriteJournal(ctx, func(tx *store.Tx) error {
+		began = time.Now()
 		rows := make([]models.Event, len(reqs))
 		for i, r := range reqs {
 			rows[i] = r.row
@@ -353,4 +379,46 @@ func (j *Journal) write(ctx context.Context, reqs []*request) ([]Result, error) 
 		return tx.AddCounts(counts)
 	})
 	return results, err
+}
+
+// loadMeter keeps the part of wall time spent working, over windows of
+// about a second, smoothed.
+type loadMeter struct {
+	mu      stdsync.Mutex
+	start   time.Time     // of the current window
+	worked  time.Duration // in the current window
+	average float64
+}
+
+const loadWindow = 250 * time.Millisecond
+
+func (m *loadMeter) add(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.roll(time.Now())
+	m.worked += d
+}
+
+func (m *loadMeter) value() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.roll(time.Now())
+	return m.average
+}
+
+// roll closes the windows that ended before now, each moving the average
+// a quarter of the way to what it measured (an idle one measured 0).
+func (m *loadMeter) roll(now time.Time) {
+	if m.start.IsZero() {
+		m.start = now
+		return
+	}
+	for now.Sub(m.start) >= loadWindow {
+		m.average += (min(1, float64(m.worked)/float64(loadWindow)) - m.average) / 4
+		m.worked = 0
+		m.start = m.start.Add(loadWindow)
+		if now.Sub(m.start) > 8*loadWindow { // long idle: the average is 0 by now
+			m.average, m.start = 0, now
+		}
+	}
 }

@@ -33,6 +33,21 @@ type ProjectorOptions struct {
 	Holder string
 	// Observe hears of every transaction that applied events (metrics).
 	Observe func(StepStats)
+	// Active reports whether deliveries are coming in, and Load the part
+	// of the time the journal's writer works on them (see Journal.Load).
+	// The webhook's answers come first: while deliveries come, each of the
+	// projector's transactions writes for about StepBudget at most, and
+	// the projector leaves the journal the time it needs and a margin:
+	// after a step it rests so that its part of the time stays below
+	// 0.95 - Load (but at least a tenth, so that the mirror never stands
+	// still). On SQLite the two share the only write lock, on Postgres the
+	// CPU. When deliveries stop it applies full batches back to back,
+	// catching up on what it left.
+	Active func() bool
+	Load   func() float64
+	// StepBudget is how long a transaction may write while deliveries
+	// come in (10 ms).
+	StepBudget time.Duration
 }
 
 // StepStats is what one projector transaction did.
@@ -40,7 +55,8 @@ type StepStats struct {
 	Events  int             // pending events it took
 	Applied int             // of those, applied to the mirror
 	Failed  int             // of those, marked failed
-	Took    time.Duration   // the transaction, commit included
+	Took    time.Duration   // the whole step: reading, applying, writing
+	Held    time.Duration   // of which the write transaction, commit included
 	Lags    []time.Duration // for each applied event, from its receipt to the commit
 }
 
@@ -56,8 +72,9 @@ type Projector struct {
 	opts ProjectorOptions
 	wake chan struct{}
 
-	holding atomic.Bool
-	epoch   int64 // the lease's, while holding
+	holding  atomic.Bool
+	epoch    int64         // the lease's, while holding
+	perEvent time.Duration // how long a step writes for each event, on average lately
 }
 
 // NewProjector returns a projector; Run starts it.
@@ -82,6 +99,15 @@ func NewProjector(db *store.DB, log *slog.Logger, opts ProjectorOptions) *Projec
 	}
 	if opts.Observe == nil {
 		opts.Observe = func(StepStats) {}
+	}
+	if opts.Active == nil {
+		opts.Active = func() bool { return false }
+	}
+	if opts.Load == nil {
+		opts.Load = func() float64 { return 0 }
+	}
+	if opts.StepBudget <= 0 {
+		opts.StepBudget = 10 * time.Millisecond
 	}
 	return &Projector{db: db, log: log, opts: opts, wake: make(chan struct{}, 1)}
 }
@@ -146,8 +172,15 @@ func (p *Projector) Run(ctx context.Context) {
 				lastRenew = time.Now()
 			}
 		}
-		st, err := p.Step(ctx)
+		active := p.opts.Active()
+		limit := p.opts.Batch
+		if active {
+			limit = p.paced()
+		}
+		st, err := p.step(ctx, limit)
 		switch {
+		case ctx.Err() != nil:
+			continue // stopping: the loop ends
 		case errors.Is(err, store.ErrLeaseLost):
 			p.lost()
 			continue
@@ -159,10 +192,27 @@ func (p *Projector) Run(ctx context.Context) {
 		}
 		backoff = 0
 		failures.recovered("projector: batches succeed again")
-		if st.Events < p.opts.Batch {
+		if st.Events > 0 {
+			p.perEvent = (3*p.perEvent + st.Held/time.Duration(st.Events)) / 4
+		}
+		switch {
+		case active && st.Events > 0:
+			if share := min(1, max(0.1, 0.95-p.opts.Load())); share < 1 {
+				p.sleep(ctx, time.Duration(float64(st.Took)*(1-share)/share), false)
+			}
+		case st.Events == 0:
 			p.sleep(ctx, p.opts.Poll, true)
 		}
 	}
+}
+
+// paced is how many events a step may take while deliveries come in: as
+// many as it writes in StepBudget, by the recent cost of an event.
+func (p *Projector) paced() int {
+	if p.perEvent <= 0 {
+		return min(p.opts.Batch, 100)
+	}
+	return min(p.opts.Batch, max(16, int(p.opts.StepBudget/p.perEvent)))
 }
 
 func (p *Projector) lost() {
@@ -188,14 +238,23 @@ func (p *Projector) sleep(ctx context.Context, d time.Duration, wakeable bool) {
 // Step applies up to Batch pending events in one transaction, as the
 // lease holder; it fails with store.ErrLeaseLost once the lease is
 // another's.
-func (p *Projector) Step(ctx context.Context) (StepStats, error) {
+func (p *Projector) Step(ctx context.Context) (StepStats, error) { return p.step(ctx, p.opts.Batch) }
+
+func (p *Projector) step(ctx context.Context, limit int) (StepStats, error) {
 	start := time.Now()
-	var b *pendingBatch
-	err := p.db.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		b, err = projectPending(ctx, tx, p.epoch, p.opts.Batch, p.log)
-		return err
-	})
+	b, err := p.planned(ctx, limit)
+	if errors.Is(err, errReplan) {
+		var began time.Time
+		err = p.db.WriteLoose(ctx, func(tx *store.Tx) error {
+			began = time.Now()
+			var err error
+			b, err = projectPending(ctx, tx, p.epoch, limit, p.log)
+			return err
+		})
+		if b != nil {
+			b.held = time.Since(began)
+		}
+	}
 	if err != nil {
 		return StepStats{}, err
 	}
@@ -235,15 +294,133 @@ func (p *Projector) Drain(ctx context.Context) error {
 	}
 }
 
+// errReplan means a planned batch could not be committed as planned, and
+// projectPending must do it inside its transaction.
+var errReplan = errors.New("sync: the planned batch must be done again in its transaction")
+
+// planned applies up to limit pending events in two steps, so that the
+// write transaction (on SQLite the only write lock, which deliveries wait
+// for) holds the writes alone: it reads the pending events and the rows
+// they name in a read snapshot and applies them in memory, then writes in
+// a transaction that checks no mirror writer came in between (its
+// change-feed position is the snapshot's next). Anything else, a refused
+// value or a projection bug included, is errReplan: projectPending does
+// the batch again, carefully.
+func (p *Projector) planned(ctx context.Context, limit int) (*pendingBatch, error) {
+	var (
+		b      *pendingBatch
+		w      *work
+		events []*Event
+		counts store.Counts
+		read   *store.Tx
+		seq    int64
+	)
+	err := p.db.ReadSnapshot(ctx, func(tx *store.Tx) error {
+		if epoch, _ := tx.LeaseEpoch(); epoch != p.epoch {
+			return store.Abort(store.ErrLeaseLost)
+		}
+		rows, err := tx.PendingEvents(limit)
+		if err != nil {
+			return err
+		}
+		b = &pendingBatch{taken: rows}
+		counts = store.Counts{}
+		for _, row := range rows {
+			ev, status, _ := decodeJournaled(row)
+			if status != models.EventPending {
+				return errReplan // an outcome to record: the careful path does that
+			}
+			events = append(events, ev)
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		w = newWork(tx.Live(), 0)
+		if err := safely(func() error {
+			if err := w.prefetch(events); err != nil {
+				return err
+			}
+			for _, ev := range events {
+				if err := w.apply(ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return errReplan
+		}
+		read, seq = tx, tx.FeedSeq()
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrLeaseLost), errors.Is(err, errReplan):
+		return nil, err
+	case err != nil:
+		return nil, err
+	case len(events) == 0:
+		return b, nil
+	}
+	var began time.Time
+	defer func() {
+		if b != nil && !began.IsZero() {
+			b.held = time.Since(began)
+		}
+	}()
+	// Loose: should a power loss undo the commit, its events are pending
+	// again, and the projector applies them again.
+	err = p.db.WriteLoose(ctx, func(tx *store.Tx) error {
+		began = time.Now()
+		held, err := tx.LeaseEpoch()
+		if err != nil {
+			return err
+		}
+		if held != p.epoch {
+			return store.Abort(store.ErrLeaseLost)
+		}
+		if tx.Seq() != seq+1 {
+			return store.Abort(errReplan) // another writer changed the mirror since the snapshot
+		}
+		tx.Adopt(read)
+		w.rebind(tx.Live())
+		w.seq = tx.Seq()
+		if err := safely(w.flush); err != nil {
+			if store.Transient(err) {
+				return err
+			}
+			return store.Abort(errReplan)
+		}
+		ids := make([]string, len(events))
+		for i, ev := range events {
+			ids[i] = ev.ID
+		}
+		if err := tx.MarkApplied(ids); err != nil {
+			return err
+		}
+		counts.Add(store.EventCount(models.EventPending), -int64(len(events)))
+		counts.Add(store.EventCount(models.EventApplied), int64(len(events)))
+		return tx.AddCounts(addCounts(counts, w.counts))
+	})
+	switch {
+	case err == nil:
+		b.applied = events
+		return b, nil
+	case errors.Is(err, store.ErrLeaseLost), errors.Is(err, errReplan), store.Transient(err):
+		return nil, err
+	default:
+		return nil, errReplan // refused at the commit (Postgres sends the writes then)
+	}
+}
+
 // pendingBatch is what projectPending did in one transaction.
 type pendingBatch struct {
 	taken   []models.Event // the pending rows it read
 	applied []*Event       // applied to the live mirror, in this transaction
 	failed  int
+	held    time.Duration // the write transaction
 }
 
 func (b *pendingBatch) stats(took time.Duration, now time.Time) StepStats {
-	st := StepStats{Events: len(b.taken), Applied: len(b.applied), Failed: b.failed, Took: took}
+	st := StepStats{Events: len(b.taken), Applied: len(b.applied), Failed: b.failed, Took: took, Held: b.held}
 	for _, ev := range b.applied {
 		st.Lags = append(st.Lags, now.Sub(ev.received))
 	}

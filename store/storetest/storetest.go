@@ -198,3 +198,24 @@ func (r *Reusable) Reset() error {
 	}
 	return nil
 }
+
+// Exec runs statements on the database at dsn over a connection of its
+// own, beside the store: for tests that put the database in a state the
+// store would never make.
+func Exec(t testing.TB, driver, dsn string, stmts ...string) {
+	t.Helper()
+	rawDriver, rawDSN := "pgx", dsn
+	if driver == store.DriverSQLite {
+		rawDriver, rawDSN = "sqlite3", "file:"+dsn+"?_busy_timeout=10000"
+	}
+	raw, err := sql.Open(rawDriver, rawDSN)
+	if err != nil {
+		t.Fatalf("storetest: open %s: %v", driver, err)
+	}
+	defer raw.Close()
+	for _, s := range stmts {
+		if _, err := raw.Exec(s); err != nil {
+			t.Fatalf("storetest: %s: %v", s, err)
+		}
+	}
+}
