@@ -40,6 +40,7 @@ type DB struct {
 	checkpoint *gorm.DB // SQLite only: folds the WAL back into the database off the writer's path
 	closer     []*sql.DB
 	stop       context.CancelFunc // ends background work
+	stopped    chan struct{}      // closed once background work has ended
 
 	walFrames     atomic.Int64 // SQLite: WAL length the last checkpoint saw
 	checkpointing stdsync.Mutex
@@ -104,8 +105,8 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	}
 	if db.checkpoint != nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		db.stop = cancel
-		go db.runCheckpoints(ctx)
+		db.stop, db.stopped = cancel, make(chan struct{})
+		go func() { defer close(db.stopped); db.runCheckpoints(ctx) }()
 	}
 	return db, nil
 }
@@ -181,10 +182,13 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases every connection.
+// Close releases every connection. It waits for background work to end
+// first, so that SQLite's last connection folds the WAL back into the
+// database and leaves one file.
 func (db *DB) Close() error {
 	if db.stop != nil {
 		db.stop()
+		<-db.stopped
 	}
 	var errs []error
 	seen := map[*sql.DB]bool{}

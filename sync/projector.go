@@ -36,8 +36,9 @@ type ProjectorOptions struct {
 	// Active reports whether deliveries are coming in, and Load the part
 	// of the time the journal's writer works on them (see Journal.Load).
 	// The webhook's answers come first: while deliveries come, each of the
-	// projector's transactions writes for about StepBudget at most, and
-	// the projector leaves the journal the time it needs and a margin:
+	// projector's transactions writes for about StepBudget at most (a
+	// third of it when the journal is near its limit), and the projector leaves the
+	// journal the time it needs and a margin:
 	// after a step it rests so that its part of the time stays below
 	// 0.95 - Load (but at least a tenth, so that the mirror never stands
 	// still). On SQLite the two share the only write lock, on Postgres the
@@ -46,7 +47,7 @@ type ProjectorOptions struct {
 	Active func() bool
 	Load   func() float64
 	// StepBudget is how long a transaction may write while deliveries
-	// come in (10 ms).
+	// come in (25 ms).
 	StepBudget time.Duration
 }
 
@@ -107,7 +108,7 @@ func NewProjector(db *store.DB, log *slog.Logger, opts ProjectorOptions) *Projec
 		opts.Load = func() float64 { return 0 }
 	}
 	if opts.StepBudget <= 0 {
-		opts.StepBudget = 10 * time.Millisecond
+		opts.StepBudget = 25 * time.Millisecond
 	}
 	return &Projector{db: db, log: log, opts: opts, wake: make(chan struct{}, 1)}
 }
@@ -173,9 +174,10 @@ func (p *Projector) Run(ctx context.Context) {
 			}
 		}
 		active := p.opts.Active()
+		share := min(1, max(0.1, 0.95-p.opts.Load()))
 		limit := p.opts.Batch
 		if active {
-			limit = p.paced()
+			limit = p.paced(share)
 		}
 		st, err := p.step(ctx, limit)
 		switch {
@@ -197,7 +199,7 @@ func (p *Projector) Run(ctx context.Context) {
 		}
 		switch {
 		case active && st.Events > 0:
-			if share := min(1, max(0.1, 0.95-p.opts.Load())); share < 1 {
+			if share < 1 {
 				p.sleep(ctx, time.Duration(float64(st.Took)*(1-share)/share), false)
 			}
 		case st.Events == 0:
@@ -207,12 +209,18 @@ func (p *Projector) Run(ctx context.Context) {
 }
 
 // paced is how many events a step may take while deliveries come in: as
-// many as it writes in StepBudget, by the recent cost of an event.
-func (p *Projector) paced() int {
+// many as it writes, by the recent cost of an event, in its budget, which
+// shrinks with its share of the time (a delivery that arrives during a
+// step waits for it).
+func (p *Projector) paced(share float64) int {
 	if p.perEvent <= 0 {
 		return min(p.opts.Batch, 100)
 	}
-	return min(p.opts.Batch, max(16, int(p.opts.StepBudget/p.perEvent)))
+	budget := p.opts.StepBudget
+	if share < 0.25 { // the journal is near its limit: short steps
+		budget /= 3
+	}
+	return min(p.opts.Batch, max(16, int(budget/p.perEvent)))
 }
 
 func (p *Projector) lost() {
