@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ type feedAnswer struct {
 		Seq    int64           `json:"seq"`
 		Type   string          `json:"type"`
 		ID     string          `json:"id"`
+		Action string          `json:"action"`
 		Object json.RawMessage `json:"object"`
 	} `json:"data"`
 	NextCursor string `json:"nextCursor"`
@@ -127,4 +129,33 @@ func TestChangeFeedUnderConcurrentWriters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFeedNowAndDeletes starts the change feed at "now", which lists
+// nothing of the past, then sees a later change as an upsert and a row
+// that left the mirror as a delete with a null object.
+func TestFeedNowAndDeletes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		s := newTestServer(t, db, Options{})
+		s.deliver(t, event("e_old", "contact.created", map[string]any{"contactId": "cnt_old"}))
+		now := decode[feedAnswer](t, s.do(t, http.MethodGet, "/v1/changes?cursor=now", nil, nil))
+		if len(now.Data) != 0 || now.HasMore || now.NextCursor == "" {
+			t.Fatalf("cursor=now: %+v, want no items and a cursor", now)
+		}
+		s.deliver(t, event("e_new", "contact.created", map[string]any{"contactId": "cnt_new"}))
+		err := db.Write(context.Background(), func(tx *store.Tx) error {
+			return tx.RecordDeletions(store.KindContact, []string{"cnt_gone"}, tx.Seq())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := decode[feedAnswer](t, s.do(t, http.MethodGet, "/v1/changes?cursor="+now.NextCursor, nil, nil))
+		var got []string
+		for _, c := range page.Data {
+			got = append(got, c.ID+" "+c.Action+" "+string(c.Object[:min(4, len(c.Object))]))
+		}
+		if want := []string{"cnt_new upsert {\"id", "cnt_gone delete null"}; !slices.Equal(got, want) {
+			t.Errorf("after now: %q, want %q", got, want)
+		}
+	})
 }

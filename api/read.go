@@ -27,6 +27,7 @@ type Reader interface {
 	Events(ctx context.Context, f store.EventFilter, p store.Page) ([]models.Event, bool, error)
 	Event(ctx context.Context, id string) (*models.Event, error)
 	Changes(ctx context.Context, after store.FeedKey, kinds []string, limit int) ([]store.Change, bool, error)
+	FeedEnd(ctx context.Context) (store.FeedKey, error)
 	Stats(ctx context.Context) (*store.Stats, error)
 }
 
@@ -279,13 +280,25 @@ func (h *reader) changes(c echo.Context) error {
 	}
 	limit := q.limit()
 	var after store.FeedKey
-	if cur := q.cursor(); cur != nil {
-		after = store.FeedKey{Seq: cur.Seq, Kind: cur.Kind, ID: cur.ID}
+	now := q.values.Get("cursor") == "now"
+	if !now {
+		if cur := q.cursor(); cur != nil {
+			after = store.FeedKey{Seq: cur.Seq, Kind: cur.Kind, ID: cur.ID}
+		}
 	}
 	if err := q.Err(); err != nil {
 		return err
 	}
-	rows, more, err := h.db.Changes(c.Request().Context(), after, kinds, limit)
+	var rows []store.Change
+	var more bool
+	var err error
+	if now {
+		// The current end of the feed: no items, and a cursor from which
+		// only later changes follow.
+		after, err = h.db.FeedEnd(c.Request().Context())
+	} else {
+		rows, more, err = h.db.Changes(c.Request().Context(), after, kinds, limit)
+	}
 	if err != nil {
 		return err
 	}

@@ -144,16 +144,21 @@ func toEvent(e *models.Event, withPayload bool) Event {
 	return out
 }
 
-// Change is one item of the change feed.
+// Change is one item of the change feed: a row as it is now, or one that
+// left the mirror (action "delete", object null).
 type Change struct {
 	Seq    int64  `json:"seq"`
 	Type   string `json:"type"`
 	ID     string `json:"id"`
+	Action string `json:"action"`
 	Object any    `json:"object"`
 }
 
 func toChange(c store.Change) Change {
-	out := Change{Seq: c.Key.Seq, Type: c.Key.Kind, ID: c.Key.ID}
+	out := Change{Seq: c.Key.Seq, Type: c.Key.Kind, ID: c.Key.ID, Action: "upsert"}
+	if c.Deleted() {
+		out.Action = "delete"
+	}
 	switch {
 	case c.Contact != nil:
 		out.Object = toContact(c.Contact)

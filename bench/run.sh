@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Reproduces the figures of BENCHMARKS.md on this machine: ingest on SQLite,
-# the journal-only baseline, ingest on Postgres, rebuild of a 1.3 million
-# event journal, and the read API on the mirror it makes.
-# Usage: bench/run.sh [seconds] [ingest|rebuild|all]   (Postgres at $PG)
+# Measures the figures of BENCHMARKS.md on this machine. Every comparison
+# runs its two sides interleaved, in the same run.
+#
+#   bench/run.sh [seconds] [part...]    parts: ingest fresh rebuild read (default: all)
+#
+# ingest   SQLite and Postgres: the journal-only server and the full one,
+#          twice each, interleaved; 64 connections, 2 % duplicates, 10 %
+#          out of order; the full server then catches up.
+# fresh    both databases: a steady load at half the full server's maximum
+#          just measured; the age of the oldest pending event.
+# rebuild  SQLite: a 3M-event journal rebuilt by `rebuild` while 100
+#          deliveries a second arrive; with OLD=<binary of the earlier
+#          code> that binary's rebuild of the same journal too.
+# read     the read API on the rebuilt mirror, 16 connections.
+# Postgres at $PG (a database the script may create and drop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-60}
-part=${2:-all}
+secs=${1:-60}; shift || true
+parts=${*:-ingest fresh rebuild read}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 work=$(mktemp -d)
 cleanup() {
@@ -18,45 +29,77 @@ trap cleanup EXIT
 go build -o "$work/buzzmirror" .
 bm="$work/buzzmirror"
 export BUZZMIRROR_WEBHOOK_SECRET=bench-secret BUZZMIRROR_LISTEN=127.0.0.1:18181 BUZZMIRROR_LOG_LEVEL=warn
+hook="http://$BUZZMIRROR_LISTEN/webhooks/buzzbip"
 
 serve() { # serve [flags...]: start the service, wait until ready, print its pid
-  "$bm" serve "$@" >"$work/serve.log" 2>&1 &
+  "$bm" serve "$@" >>"$work/serve.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 100); do curl -sf "http://$BUZZMIRROR_LISTEN/readyz" >/dev/null && break; sleep 0.1; done
+  for _ in $(seq 200); do curl -sf "http://$BUZZMIRROR_LISTEN/readyz" >/dev/null && break; sleep 0.1; done
   echo "$pid"
 }
-ingest() { "$bm" bench ingest --url "http://$BUZZMIRROR_LISTEN/webhooks/buzzbip" --connections 64 --duration "${secs}s" --server-pid "$1"; }
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
-settle() { # settle [DATABASE]: remove what the run before wrote and let the disk catch up, so that no run pays for another's writeback
+settle() { # remove what the run before wrote and let the disk catch up
   rm -f "$work"/*.db "$work"/*.db-wal "$work"/*.db-shm
-  if [ -n "${1:-}" ]; then psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" >/dev/null; fi
+  psql -q "$PG" -c "DROP DATABASE IF EXISTS buzzmirror_bench" >/dev/null 2>&1 || true
   psql -q "$PG" -c CHECKPOINT >/dev/null 2>&1 || true
   sync; sleep 5
 }
-fresh_pg() { # fresh_pg NAME: an empty Postgres database, its DSN on stdout
-  psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
-  echo "${PG/\/postgres\?//$1?}"
+database() { # database sqlite|postgres: a fresh database, as variables for serve
+  if [ "$1" = sqlite ]; then
+    echo "BUZZMIRROR_DATABASE_DRIVER=sqlite BUZZMIRROR_DATABASE_DSN=$work/bench.db"
+  else
+    psql -q "$PG" -c "CREATE DATABASE buzzmirror_bench" >/dev/null
+    echo "BUZZMIRROR_DATABASE_DRIVER=postgres BUZZMIRROR_DATABASE_DSN=${PG/\/postgres\?//buzzmirror_bench?}"
+  fi
 }
+ingest() { # ingest DB MODE [bench flags...]: one run; prints the tool's report
+  local db=$1 mode=$2; shift 2
+  local flag=""; [ "$mode" = journal ] && flag=--journal-only
+  eval "export $(database "$db")"
+  local pid; pid=$(serve $flag)
+  "$bm" bench ingest --url "$hook" --connections 64 --duration "${secs}s" --duplicates 0.02 --server-pid "$pid" "$@"
+  stop "$pid"; settle
+}
+rate() { awk '/^ingest: /{print $7}' | tr -d '/s' | sort -n | tail -1; } # the best events/s of the reports read
 
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(go version)"
-if [ "$part" != rebuild ]; then
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(go version), $(date -u +%FT%TZ)"
+echo "== speed: $(go test -run XXX -bench 'BenchmarkVerify$' -count 1 ./sync | awk '/ns\/op/{print $3, $4}') (BenchmarkVerify)"
 settle
-echo "== ingest, SQLite, full projection"
-pid=$(BUZZMIRROR_DATABASE_DSN="$work/mirror.db" serve); ingest "$pid"; stop "$pid"; settle
-echo "== ingest, SQLite, journal only (baseline)"
-pid=$(BUZZMIRROR_DATABASE_DSN="$work/journal.db" serve --journal-only); ingest "$pid"; stop "$pid"; settle
-echo "== ingest, Postgres, full projection"
-dsn=$(fresh_pg buzzmirror_bench)
-pid=$(BUZZMIRROR_DATABASE_DRIVER=postgres BUZZMIRROR_DATABASE_DSN="$dsn" serve); ingest "$pid"; stop "$pid"; settle buzzmirror_bench
-echo "== ingest, Postgres, journal only (baseline)"
-dsn=$(fresh_pg buzzmirror_bench_journal)
-pid=$(BUZZMIRROR_DATABASE_DRIVER=postgres BUZZMIRROR_DATABASE_DSN="$dsn" serve --journal-only); ingest "$pid"; stop "$pid"; settle buzzmirror_bench_journal
-fi
-[ "$part" = ingest ] && exit 0
+for db in sqlite postgres; do
+  if [[ " $parts " == *" ingest "* ]]; then
+    for round in 1 2; do
+      echo "== ingest, $db, journal only (baseline), round $round"; ingest "$db" journal | tee -a "$work/$db-journal.txt"
+      echo "== ingest, $db, full, round $round, then catch-up"; ingest "$db" full --catch-up | tee -a "$work/$db-full.txt"
+    done
+  fi
+  if [[ " $parts " == *" fresh "* ]]; then
+    max=$(rate <"$work/$db-full.txt" 2>/dev/null || true)
+    half=$(( ${max:-5000} / 2 ))
+    echo "== freshness, $db: $half deliveries/s (half of $max)"; ingest "$db" full --rate "$half"
+  fi
+done
 
-echo "== rebuild, SQLite: 100k contacts, 200k conversations, 1M messages"
-export BUZZMIRROR_DATABASE_DSN="$work/big.db"
-"$bm" bench seed --contacts 100000 --conversations 200000 --messages 1000000
-/usr/bin/time -f "rebuild wall %es, max RSS %M KiB" "$bm" rebuild
-echo "== read API on that mirror, 16 connections"
-pid=$(serve); "$bm" bench read --url "http://$BUZZMIRROR_LISTEN" --connections 16 --duration "${secs}s" --server-pid "$pid"; stop "$pid"
+if [[ " $parts " == *" rebuild "* ]]; then
+  export BUZZMIRROR_DATABASE_DRIVER=sqlite BUZZMIRROR_DATABASE_DSN="$work/big.db"
+  seed="--contacts 200000 --conversations 400000 --messages 2400000"
+  echo "== rebuild, SQLite, 3M events ($seed), while 100 deliveries a second arrive"
+  "$bm" bench seed $seed
+  pid=$(serve)
+  "$bm" bench ingest --url "$hook" --connections 4 --rate 100 --duration 30m >"$work/during.txt" 2>&1 &
+  sender=$!
+  /usr/bin/time -f "rebuild: wall %es, max RSS %M KiB" "$bm" rebuild 2>&1 | grep -v '^rebuild: [0-9]' || true
+  kill -INT "$sender"; wait "$sender" 2>/dev/null || true
+  sed 's/^/deliveries during the rebuild: /' "$work/during.txt"
+  if [[ " $parts " == *" read "* ]]; then
+    echo "== read API on that mirror, 16 connections"
+    "$bm" bench read --url "http://$BUZZMIRROR_LISTEN" --connections 16 --duration "${secs}s" --server-pid "$pid" \
+      --contacts 200000 --conversations 400000 --messages 2400000
+  fi
+  stop "$pid"
+  if [ -n "${OLD:-}" ]; then
+    rm -f "$work"/big.db*
+    echo "== rebuild of the same journal by $OLD (no deliveries: it holds the write lock)"
+    "$OLD" bench seed $seed
+    /usr/bin/time -f "old rebuild: wall %es, max RSS %M KiB" "$OLD" rebuild
+  fi
+fi
