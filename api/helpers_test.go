@@ -108,3 +108,6 @@ func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
 	}
 	return v
 }
+
+// waitALittle lets a readiness vouching commit age.
+func waitALittle() { time.Sleep(100 * time.Millisecond) }

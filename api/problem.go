@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/buzzmirror/buzzmirror/internal/ratelog"
 	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/sync"
@@ -47,13 +50,17 @@ func badParam(name, format string, args ...any) *Error {
 // errorHandler maps every error to a problem document: the only place where
 // errors become HTTP statuses. Internal details are logged, never sent.
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	// A database that is down fails every request: one line a minute for
+	// each route and status says so, with how many were left out.
+	failures := ratelog.New(log, time.Minute)
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		p := problemFor(err)
 		if p.Status >= 500 {
-			log.Error("request failed", "method", c.Request().Method, "route", c.Path(), "status", p.Status, "err", err)
+			failures.Log(c.Request().Context(), slog.LevelError, c.Path()+" "+strconv.Itoa(p.Status), "request failed",
+				"method", c.Request().Method, "route", c.Path(), "status", p.Status, "err", err)
 		}
 		if p.Status == http.StatusMethodNotAllowed {
 			// Echo computed the allowed methods for this path; keep them.

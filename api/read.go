@@ -270,7 +270,7 @@ func (h *reader) changes(c echo.Context) error {
 		for _, k := range strings.Split(v, ",") {
 			k = strings.TrimSpace(k)
 			if !slices.Contains(store.FeedKinds, k) {
-				q.fail(badParam("types", "%q is not one of %s", k, strings.Join(store.FeedKinds, ", ")))
+				q.fail(badParam("types", "%q is not one of %s", clip(k), strings.Join(store.FeedKinds, ", ")))
 				break
 			}
 			if !slices.Contains(kinds, k) {

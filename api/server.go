@@ -5,25 +5,33 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/buzzmirror/buzzmirror/internal/ratelog"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/sync"
 )
 
 // Options configure the router.
 type Options struct {
-	WebhookPath  string
-	MaxBodyBytes int64
-	Tokens       []string
+	WebhookPath     string
+	MaxBodyBytes    int64
+	BodyBudgetBytes int64 // 64 MiB when zero
+	Tokens          []string
+	// MetricsElsewhere leaves /metrics out: NewAdmin serves it on a
+	// listener of its own.
+	MetricsElsewhere bool
 }
 
 // Deps are the services the router calls.
@@ -48,9 +56,13 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 	if metrics == nil {
 		metrics = NewMetrics(MetricsSource{DB: d.DB, Commits: d.Journal.CommitStats})
 	}
-	e.Use(recoverer(d.Log), accessLog(d.Log), metrics.middleware)
+	e.Use(requestID, recoverer(d.Log), accessLog(d.Log), metrics.middleware)
 
-	wh := &webhook{verifier: d.Verifier, ingester: d.Journal, maxBody: o.MaxBodyBytes, log: d.Log, metrics: metrics}
+	if o.BodyBudgetBytes <= 0 {
+		o.BodyBudgetBytes = 64 << 20
+	}
+	wh := &webhook{verifier: d.Verifier, ingester: d.Journal, maxBody: o.MaxBodyBytes, log: d.Log, metrics: metrics,
+		refusals: ratelog.New(d.Log, 10*time.Second), bodies: newBodyBudget(o.BodyBudgetBytes)}
 	e.POST(o.WebhookPath, wh.receive)
 
 	// Auth is attached per route, not with Group.Use: a group middleware makes
@@ -75,19 +87,42 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 		e.GET(path, h, auth)
 	}
 
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", readyz(d.DB))
-	e.GET("/metrics", metrics.handler())
+	health(e, d.DB)
+	if !o.MetricsElsewhere {
+		e.GET("/metrics", metrics.handler())
+	}
 	e.GET("/openapi.json", serveOpenAPI(doc))
 	return e, nil
 }
 
-// readyz reports ready only while the database answers.
+// NewAdmin returns the router of the admin listener: /metrics, and health.
+func NewAdmin(d Deps) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(d.Log)
+	e.Use(recoverer(d.Log))
+	health(e, d.DB)
+	e.GET("/metrics", d.Metrics.handler())
+	return e
+}
+
+// health serves liveness and readiness, for GET and HEAD alike (uptime
+// checkers use HEAD; Echo answers it with the headers alone).
+func health(e *echo.Echo, db *store.DB) {
+	live := func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) }
+	e.GET("/healthz", live)
+	e.HEAD("/healthz", live)
+	e.GET("/readyz", readyz(db))
+	e.HEAD("/readyz", readyz(db))
+}
+
+// readyz reports ready only while the database can commit: a delivery
+// now would be journaled (store.Ready).
 func readyz(db *store.DB) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
-		if err := db.Ping(ctx); err != nil {
+		if err := db.Ready(ctx); err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
@@ -116,9 +151,20 @@ func bearerAuth(tokens []string) echo.MiddlewareFunc {
 	}
 }
 
-// accessLog logs each request by route template: raw URLs could carry phone
-// numbers in query strings.
+// Keys a handler sets on the request for the access log.
+const (
+	logEventID   = "log.event"
+	logEventType = "log.type"
+)
+
+// accessLog logs each request by route template (raw URLs could carry
+// phone numbers in query strings), with its request id, and for the
+// webhook the event's id and type. Successes are logged at debug: at
+// thousands of events a second they are for metrics. Failures are logged
+// at info, but a failure repeating (a flood of bad requests, a database
+// that is down) once every 10 s for each route and status, with a count.
 func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	failures := ratelog.New(log, 10*time.Second)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -127,12 +173,17 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 			if err != nil {
 				status = problemFor(err).Status
 			}
-			level := slog.LevelDebug // at thousands of events a second, success is for metrics
-			if status >= 400 {
-				level = slog.LevelInfo
+			args := []any{"method", c.Request().Method, "route", c.Path(), "status", status,
+				"ms", float64(time.Since(start).Microseconds()) / 1000, "request", c.Response().Header().Get(echo.HeaderXRequestID)}
+			if id, ok := c.Get(logEventID).(string); ok {
+				args = append(args, "event", id, "type", c.Get(logEventType))
 			}
-			log.Log(c.Request().Context(), level, "http", "method", c.Request().Method, "route", c.Path(),
-				"status", status, "ms", float64(time.Since(start).Microseconds())/1000)
+			ctx := c.Request().Context()
+			if status < 400 {
+				log.Log(ctx, slog.LevelDebug, "http", args...)
+			} else {
+				failures.Log(ctx, slog.LevelInfo, c.Path()+" "+strconv.Itoa(status), "http", args...)
+			}
 			return err
 		}
 	}
@@ -150,6 +201,22 @@ func recoverer(log *slog.Logger) echo.MiddlewareFunc {
 			}()
 			return next(c)
 		}
+	}
+}
+
+// requestID gives every request an id, echoed in X-Request-Id and in its
+// log line: the caller's own when it sent a plausible one (1 to 64
+// printable ASCII characters), else a new one.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
 	}
 }
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/buzzmirror/buzzmirror/internal/ratelog"
 	"github.com/buzzmirror/buzzmirror/sync"
 )
 
@@ -20,6 +20,9 @@ const SignatureHeader = "X-BuzzBip-Signature"
 // ingestTimeout keeps every answer inside BuzzBip's 10 second window: when
 // the database hangs, BuzzBip gets a 503 and retries instead of timing out.
 const ingestTimeout = 8 * time.Second
+
+// bodyTimeout is how long a delivery's body may take to arrive.
+const bodyTimeout = 10 * time.Second
 
 // Ingester is what the webhook needs of the sync layer.
 type Ingester interface {
@@ -31,7 +34,9 @@ type webhook struct {
 	ingester Ingester
 	maxBody  int64
 	log      *slog.Logger
+	refusals *ratelog.Limiter // 401s, by why
 	metrics  *Metrics
+	bodies   *bodyBudget
 }
 
 // receive answers one delivery. The order is the security argument: cap the
@@ -50,15 +55,16 @@ func (h *webhook) handle(c echo.Context) (sync.Result, error) {
 	if req.ContentLength > h.maxBody {
 		return sync.Result{}, newError(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", h.maxBody)
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, h.maxBody+1))
+	// BuzzBip sends a body within its 10 s window; a sender that trickles
+	// one holds a connection and memory, and gets no more time.
+	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(bodyTimeout))
+	body, release, err := h.bodies.read(req.Body, req.ContentLength, h.maxBody)
+	defer release()
 	if err != nil {
-		return sync.Result{}, newError(http.StatusBadRequest, "could not read the body")
-	}
-	if int64(len(body)) > h.maxBody {
-		return sync.Result{}, newError(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", h.maxBody)
+		return sync.Result{}, err
 	}
 	if err := h.verifier.Verify(body, req.Header.Get(SignatureHeader)); err != nil {
-		h.log.Info("webhook: signature refused", "why", err.Error())
+		h.refusals.Log(req.Context(), slog.LevelInfo, err.Error(), "webhook: signature refused", "why", err.Error())
 		return sync.Result{}, newError(http.StatusUnauthorized, "%s: %s", SignatureHeader, signatureDetail(err))
 	}
 	// The request's context ends when BuzzBip hangs up; the event may still
@@ -67,6 +73,10 @@ func (h *webhook) handle(c echo.Context) (sync.Result, error) {
 	defer cancel()
 	start := time.Now()
 	res, err := h.ingester.Ingest(ctx, body)
+	if res.ID != "" {
+		c.Set(logEventID, res.ID)
+		c.Set(logEventType, res.Type)
+	}
 	if errors.Is(err, sync.ErrBadEnvelope) {
 		return res, newError(http.StatusBadRequest, "%s", err.Error())
 	}

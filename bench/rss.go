@@ -33,6 +33,9 @@ func PeakRSS(ctx context.Context, pid int) <-chan int64 {
 	return out
 }
 
+// RSS is a process's resident set size in bytes, from /proc.
+func RSS(pid int) (int64, error) { return readRSS(pid) }
+
 func readRSS(pid int) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/buzzmirror/buzzmirror/api"
 	"github.com/buzzmirror/buzzmirror/config"
 	"github.com/buzzmirror/buzzmirror/sync"
@@ -29,6 +31,9 @@ func Serve(ctx context.Context, env Env) error {
 		return err
 	}
 	log := newLogger(cfg, env.Stderr)
+	if n := cfg.WeakSecrets(); n > 0 {
+		log.Warn("a webhook secret is shorter than 16 bytes; BuzzBip's secrets are longer: check BUZZMIRROR_WEBHOOK_SECRET", "secrets", n)
+	}
 	tuneGC(env)
 	verifier, err := sync.NewVerifier(cfg.Secrets())
 	if err != nil {
@@ -60,7 +65,8 @@ func Serve(ctx context.Context, env Env) error {
 	metrics = api.NewMetrics(api.MetricsSource{DB: db, Commits: journal.CommitStats})
 	router, err := api.New(api.Deps{
 		DB: db, Journal: journal, Verifier: verifier, Log: log, Metrics: metrics,
-	}, api.Options{WebhookPath: cfg.Webhook.Path, MaxBodyBytes: cfg.Webhook.MaxBodyBytes, Tokens: cfg.Tokens()})
+	}, api.Options{WebhookPath: cfg.Webhook.Path, MaxBodyBytes: cfg.Webhook.MaxBodyBytes, BodyBudgetBytes: cfg.Webhook.BodyBudgetBytes,
+		Tokens: cfg.Tokens(), MetricsElsewhere: cfg.AdminListen != ""})
 	if err != nil {
 		return err
 	}
@@ -76,23 +82,24 @@ func Serve(ctx context.Context, env Env) error {
 	defer func() { stopProjector(); <-projected }()
 	warnIfOpen(cfg, log)
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+	servers := []*server{{name: "public", addr: cfg.Listen, handler: router}}
+	if cfg.AdminListen != "" {
+		servers = append(servers, &server{name: "admin", addr: cfg.AdminListen,
+			handler: api.NewAdmin(api.Deps{DB: db, Log: log, Metrics: metrics})})
 	}
-	srv := &http.Server{
-		Handler:           router,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	served := make(chan error, len(servers))
+	for _, s := range servers {
+		if err := s.listen(cfg.MaxConnections, log); err != nil {
+			for _, started := range servers {
+				started.close()
+			}
+			return fmt.Errorf("serve: %w", err)
+		}
+		go func() { served <- s.serve() }()
 	}
-	log.Info("buzzmirror listening", "addr", ln.Addr().String(), "driver", cfg.Database.Driver,
+	log.Info("buzzmirror listening", "addr", servers[0].ln.Addr().String(), "admin", cfg.AdminListen, "driver", cfg.Database.Driver,
 		"webhook", cfg.Webhook.Path, "version", versionString())
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -101,14 +108,52 @@ func Serve(ctx context.Context, env Env) error {
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("serve: shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	for _, s := range servers {
+		if err := s.srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("serve: shutdown: %w", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// server is one listener of serve's.
+type server struct {
+	name, addr string
+	handler    http.Handler
+	ln         net.Listener
+	srv        *http.Server
+}
+
+// listen opens the listener, accepting at most maxConns connections at
+// once: more wait in the kernel's queue until one closes, so a flood of
+// connections costs memory only up to that bound.
+func (s *server) listen(maxConns int, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("%s listener: %w", s.name, err)
+	}
+	s.ln = netutil.LimitListener(ln, maxConns)
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second, // the webhook gives a body 10 s (api.bodyTimeout)
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+func (s *server) serve() error { return s.srv.Serve(s.ln) }
+
+func (s *server) close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
 }
 
 // warnIfOpen warns when the read API is reachable beyond this machine

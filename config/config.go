@@ -21,6 +21,8 @@ import (
 // Config is everything the service can be told.
 type Config struct {
 	Listen          string        `yaml:"listen"`
+	AdminListen     string        `yaml:"admin_listen"` // serves /metrics (and health) alone, when set
+	MaxConnections  int           `yaml:"max_connections"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	Database        Database      `yaml:"database"`
 	Webhook         Webhook       `yaml:"webhook"`
@@ -37,9 +39,10 @@ type Database struct {
 
 // Webhook configures the BuzzBip endpoint.
 type Webhook struct {
-	Path         string `yaml:"path"`
-	Secret       string `yaml:"secret"` // comma-separated; any one matching is enough
-	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	Path            string `yaml:"path"`
+	Secret          string `yaml:"secret"` // comma-separated; any one matching is enough
+	MaxBodyBytes    int64  `yaml:"max_body_bytes"`
+	BodyBudgetBytes int64  `yaml:"body_budget_bytes"` // bodies held at once, beyond 64 KiB each
 }
 
 // API configures the read API.
@@ -57,9 +60,10 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Listen:          "127.0.0.1:8080",
+		MaxConnections:  2048,
 		ShutdownTimeout: 15 * time.Second,
 		Database:        Database{Driver: "sqlite", DSN: "buzzmirror.db", MaxOpenConns: 4},
-		Webhook:         Webhook{Path: "/webhooks/buzzbip", MaxBodyBytes: 1 << 20},
+		Webhook:         Webhook{Path: "/webhooks/buzzbip", MaxBodyBytes: 1 << 20, BodyBudgetBytes: 64 << 20},
 		Log:             Log{Level: "info", Format: "text"},
 	}
 }
@@ -80,6 +84,11 @@ func (s setting) flag() string { return strings.NewReplacer(".", "-", "_", "-").
 
 var settings = []setting{
 	{"listen", func(c *Config, v string) error { c.Listen = v; return nil }, "address to listen on"},
+	{"admin_listen", func(c *Config, v string) error { c.AdminListen = v; return nil }, "second address that alone serves /metrics (unset: /metrics on listen)"},
+	{"max_connections", func(c *Config, v string) (err error) {
+		c.MaxConnections, err = strconv.Atoi(v)
+		return err
+	}, "most connections served at once; more wait to be accepted"},
 	{"shutdown_timeout", func(c *Config, v string) (err error) {
 		c.ShutdownTimeout, err = time.ParseDuration(v)
 		return err
@@ -96,6 +105,10 @@ var settings = []setting{
 		c.Webhook.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64)
 		return err
 	}, "largest accepted body, inclusive"},
+	{"webhook.body_budget_bytes", func(c *Config, v string) (err error) {
+		c.Webhook.BodyBudgetBytes, err = strconv.ParseInt(v, 10, 64)
+		return err
+	}, "bytes of bodies held at once beyond the first 64 KiB of each; past it a delivery is answered 503"},
 	{"api.tokens", func(c *Config, v string) error { c.API.Tokens = v; return nil }, "bearer tokens for /v1, comma-separated"},
 	{"log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }, "debug, info, warn or error"},
 	{"log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }, "text or json"},
@@ -169,6 +182,17 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("config: listen %q: want host:port", c.Listen)
 	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			return fmt.Errorf("config: admin_listen %q: want host:port", c.AdminListen)
+		}
+		if c.AdminListen == c.Listen {
+			return fmt.Errorf("config: admin_listen %q: must differ from listen", c.AdminListen)
+		}
+	}
+	if c.MaxConnections < 16 || c.MaxConnections > 1_000_000 {
+		return fmt.Errorf("config: max_connections %d: want 16 to 1000000", c.MaxConnections)
+	}
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("config: shutdown_timeout must be positive")
 	}
@@ -190,6 +214,12 @@ func (c Config) Validate() error {
 	if c.Webhook.MaxBodyBytes < 1 || c.Webhook.MaxBodyBytes > 64<<20 {
 		return fmt.Errorf("config: webhook.max_body_bytes %d: want 1 to %d", c.Webhook.MaxBodyBytes, 64<<20)
 	}
+	if c.Webhook.BodyBudgetBytes < c.Webhook.MaxBodyBytes || c.Webhook.BodyBudgetBytes > 1<<40 {
+		return fmt.Errorf("config: webhook.body_budget_bytes %d: want at least webhook.max_body_bytes (%d)", c.Webhook.BodyBudgetBytes, c.Webhook.MaxBodyBytes)
+	}
+	if strings.TrimSpace(c.API.Tokens) != "" && len(c.Tokens()) == 0 {
+		return errors.New("config: api.tokens holds no token (only commas and spaces): set tokens, or leave it empty to leave /v1 open")
+	}
 	if _, err := c.LogLevel(); err != nil {
 		return err
 	}
@@ -206,6 +236,18 @@ func (c Config) RequireSecret() error {
 		return errors.New("config: webhook.secret is empty: set BUZZMIRROR_WEBHOOK_SECRET to the signing secret BuzzBip shows (buzzmirror never accepts unsigned events)")
 	}
 	return nil
+}
+
+// WeakSecrets lists how many configured secrets are shorter than 16
+// bytes, which serve warns about.
+func (c Config) WeakSecrets() int {
+	n := 0
+	for _, s := range c.Secrets() {
+		if len(s) < 16 {
+			n++
+		}
+	}
+	return n
 }
 
 // Secrets lists the webhook secrets.

@@ -117,6 +117,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		},
 		"events":           func() error { _, _, err := db.Events(ctx, store.EventFilter{}, page); return err },
 		"events by status": func() error { _, _, err := db.Events(ctx, store.EventFilter{Status: "failed"}, page); return err },
+		"oldest pending":   func() error { _, err := db.OldestPending(ctx); return err },
 		"contact by id":    func() error { _, err := db.Contact(ctx, "cnt_7"); return err },
 		"changes":          func() error { _, _, err := db.Changes(ctx, store.FeedKey{Seq: 99990}, store.FeedKinds, 50); return err },
 	}

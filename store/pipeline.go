@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,6 +103,17 @@ func answer(br pgx.BatchResults, s pipedStmt) error {
 
 // writePipelined is a transaction on Postgres.
 func (db *DB) writePipelined(ctx context.Context, feed, durable bool, fn func(*Tx) error) error {
+	begin := "BEGIN"
+	if !durable {
+		begin = "BEGIN; SET LOCAL synchronous_commit = off"
+	}
+	return db.pipelined(ctx, begin, feed, fn)
+}
+
+// pipelined runs fn in a pipelined transaction that begin starts, on the
+// write pool (whose sessions plan without table scans, see postgresDSN).
+// With feed it takes a change-feed position first.
+func (db *DB) pipelined(ctx context.Context, begin string, feed bool, fn func(*Tx) error) error {
 	sqlDB, err := db.write.DB()
 	if err != nil {
 		return err
@@ -115,9 +127,8 @@ func (db *DB) writePipelined(ctx context.Context, feed, durable bool, fn func(*T
 	tx := &Tx{now: models.NewTime(db.Now()), pipe: p, texts: &db.texts, feed: feed, seq: -1}
 	tx.g = db.write.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.g.Statement.ConnPool = pipeConn{p}
-	p.queue(pipedStmt{sql: "BEGIN"})
-	if !durable {
-		p.queue(pipedStmt{sql: "SET LOCAL synchronous_commit = off"})
+	for _, stmt := range strings.Split(begin, "; ") {
+		p.queue(pipedStmt{sql: stmt})
 	}
 	if feed {
 		p.queue(pipedStmt{sql: takeFeedPosition, read: func(rows pgx.Rows) error {

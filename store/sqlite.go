@@ -7,6 +7,12 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -48,12 +54,19 @@ var sqliteWriterPragmas = []string{
 
 const (
 	checkpointEvery  = 2 * time.Second
+	watchEvery       = time.Second
 	walRestartFrames = 128 << 10 // 128 MiB of 1 KiB pages
 )
 
 // openSQLite opens the three pools of a SQLite database: the writer's
 // single connection, the read API's, and the background checkpointer's.
 func (db *DB) openSQLite(path string, opts Options) error {
+	file := sqliteFile(path)
+	if file != "" {
+		if err := createPrivate(file, opts.Log); err != nil {
+			return err
+		}
+	}
 	var err error
 	db.write, err = openSQLitePool(sqliteDSN(path, sqliteWriter, opts.WriterCacheKiB), sqliteWriterPragmas, 1)
 	if err == nil {
@@ -62,7 +75,78 @@ func (db *DB) openSQLite(path string, opts Options) error {
 	if err == nil {
 		db.checkpoint, err = openSQLitePool(sqliteDSN(path, sqliteCheckpointer, 0), nil, 1)
 	}
+	if err == nil && file != "" {
+		db.identity, err = fileIdentity(file)
+	}
+	db.file = file
 	return err
+}
+
+// sqliteFile is the file a SQLite DSN names, or "" for one in memory.
+func sqliteFile(dsn string) string {
+	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if path == "" || path == ":memory:" || strings.Contains(query, "mode=memory") {
+		return ""
+	}
+	return path
+}
+
+// createPrivate creates the database file readable by its owner alone
+// (0600) when it does not exist: it holds phone numbers and message
+// bodies, and SQLite gives its WAL and shared-memory files the database
+// file's permissions. An existing file keeps its own, with a warning when
+// others may read it.
+func createPrivate(file string, log *slog.Logger) error {
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		return f.Close()
+	case errors.Is(err, fs.ErrExist):
+		if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 && log != nil {
+			log.Warn("sqlite: the database file may be read by others; it holds phone numbers and message bodies (chmod 600)",
+				"file", file, "mode", st.Mode().Perm().String())
+		}
+		return nil
+	default:
+		return fmt.Errorf("store: create %s: %w", file, err)
+	}
+}
+
+// fileIdentity is what tells one file from another at the same path.
+func fileIdentity(file string) (string, error) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("store: %w", err)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprintf("%d:%d", sys.Dev, sys.Ino), nil
+	}
+	return st.ModTime().String(), nil
+}
+
+// watchFile notes when the database file at the configured path is no
+// longer the one the service opened: deleted (the service would go on
+// writing into a file nobody can open again, answering 200 for events a
+// restart loses) or replaced. From then on every write and readiness
+// check fails, until a restart opens the file that is there.
+func (db *DB) watchFile() {
+	if db.file == "" || db.gone.Load() != nil {
+		return
+	}
+	id, err := fileIdentity(db.file)
+	var reason string
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		reason = "the database file " + db.file + " was deleted while the service ran; restart buzzmirror (events answered since may be lost)"
+	case err != nil:
+		return // cannot tell; the next look may
+	case id != db.identity:
+		reason = "the database file " + db.file + " was replaced while the service ran; restart buzzmirror to open the new one"
+	default:
+		return
+	}
+	db.gone.Store(&reason)
+	db.log.Log(context.Background(), slog.LevelError, "gone", "sqlite: "+reason)
 }
 
 // sqliteConnector opens go-sqlite3 connections that run pragmas first,
@@ -113,14 +197,19 @@ func sqliteDialector(dsn string, pragmas ...string) sqlite.Dialector {
 }
 
 // runCheckpoints folds the WAL into the database file in the background
-// until ctx ends, and notes how long the WAL is.
+// until ctx ends, and notes how long the WAL is; and it watches that the
+// database file is still the one opened.
 func (db *DB) runCheckpoints(ctx context.Context) {
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	watch := time.NewTicker(watchEvery)
+	defer watch.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-watch.C:
+			db.watchFile()
 		case <-t.C:
 			var r struct{ Busy, Log, Checkpointed int64 }
 			db.checkpointing.Lock()
@@ -128,10 +217,11 @@ func (db *DB) runCheckpoints(ctx context.Context) {
 			db.checkpointing.Unlock()
 			if err != nil {
 				if ctx.Err() == nil {
-					db.log.Warn("sqlite: background checkpoint failed; the WAL grows until one succeeds", "err", err)
+					db.log.Log(ctx, slog.LevelWarn, "checkpoint", "sqlite: background checkpoint failed; the WAL grows until one succeeds", "err", err)
 				}
 				continue
 			}
+			db.log.Recovered(ctx, "checkpoint", "sqlite: background checkpoints succeed again")
 			db.walFrames.Store(r.Log)
 		}
 	}
@@ -148,7 +238,7 @@ func (db *DB) rewindWAL(ctx context.Context) {
 	}
 	defer db.checkpointing.Unlock()
 	if err := db.write.WithContext(ctx).Exec("PRAGMA wal_checkpoint(RESTART)").Error; err != nil {
-		db.log.Warn("sqlite: WAL restart checkpoint failed", "err", err)
+		db.log.Log(ctx, slog.LevelWarn, "restart", "sqlite: WAL restart checkpoint failed", "err", err)
 		return
 	}
 	db.walFrames.Store(0)

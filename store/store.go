@@ -17,6 +17,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/buzzmirror/buzzmirror/internal/ratelog"
 )
 
 // Drivers the store can open.
@@ -45,8 +47,20 @@ type DB struct {
 	walFrames     atomic.Int64 // SQLite: WAL length the last checkpoint saw
 	checkpointing stdsync.Mutex
 
+	// For Ready: the last commit and the last failure, Unix nanoseconds,
+	// and the last probe.
+	lastCommit, lastFailure atomic.Int64
+	probing                 stdsync.Mutex
+	probed                  time.Time
+	probeErr                error
+	// gone says why the database file is no longer the one opened
+	// (SQLite: deleted or replaced under the service); nil while it is.
+	gone     atomic.Pointer[string]
+	file     string // SQLite: the database file, "" in memory
+	identity string // SQLite: device and inode of file when opened
+
 	texts texts // the writer's bulk statements (bulk.go)
-	log   *slog.Logger
+	log   *ratelog.Limiter
 
 	// Now is the clock behind receivedAt and syncedAt; tests replace it.
 	Now func() time.Time
@@ -74,7 +88,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	db := &DB{driver: driver, Now: time.Now, texts: texts{postgres: driver == DriverPostgres}, log: opts.Log}
+	db := &DB{driver: driver, Now: time.Now, texts: texts{postgres: driver == DriverPostgres}, log: ratelog.New(opts.Log, time.Minute)}
 	var err error
 	switch driver {
 	case DriverSQLite:
@@ -174,6 +188,9 @@ func (db *DB) Driver() string { return db.driver }
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
+	if err := db.goneErr(); err != nil {
+		return err
+	}
 	for _, c := range db.closer {
 		if err := c.PingContext(ctx); err != nil {
 			return fmt.Errorf("store: ping: %w: %w", ErrUnavailable, err)

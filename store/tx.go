@@ -75,8 +75,11 @@ func (db *DB) WriteJournal(ctx context.Context, fn func(*Tx) error) error {
 	return db.transact(ctx, false, true, fn)
 }
 
-func (db *DB) transact(ctx context.Context, feed, durable bool, fn func(*Tx) error) error {
-	var err error
+func (db *DB) transact(ctx context.Context, feed, durable bool, fn func(*Tx) error) (err error) {
+	if err := db.goneErr(); err != nil {
+		return err
+	}
+	defer func() { db.noteCommit(err) }()
 	if db.driver == DriverPostgres {
 		err = db.writePipelined(ctx, feed, durable, fn)
 	} else {
@@ -252,16 +255,32 @@ func formatNow(db *DB) string { return models.FormatTime(db.Now()) }
 // a mirror writer would, and whose FeedSeq says where the change feed
 // stood in that snapshot. A projector plans its writes so, and commits
 // them with Adopt when no mirror writer came between.
+//
+// On Postgres it runs on the write pool, pipelined like a write: its
+// loads are the writer's, prepared on sessions that plan without table
+// scans (see postgresDSN), and they go in one round trip.
 func (db *DB) ReadSnapshot(ctx context.Context, fn func(*Tx) error) error {
-	return db.readTx(ctx, func(g *gorm.DB) error {
-		tx := &Tx{g: g, texts: &db.texts, now: models.NewTime(db.Now()), seq: -1}
+	snapshot := func(tx *Tx) error {
 		err := tx.query("SELECT seq, lease_epoch FROM feed_clock WHERE id = 1", nil, func(scan func(...any) error) error {
 			return scan(&tx.seq, &tx.epoch)
 		})
+		if err == nil {
+			err = tx.Sync()
+		}
 		if err != nil {
 			return fmt.Errorf("store: read feed position: %w", err)
 		}
 		return fn(tx)
+	}
+	if db.driver == DriverPostgres {
+		err := db.pipelined(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", false, snapshot)
+		if err != nil && !isOwnError(err) {
+			return unavailable(err)
+		}
+		return err
+	}
+	return db.readTx(ctx, func(g *gorm.DB) error {
+		return snapshot(&Tx{g: g, texts: &db.texts, now: models.NewTime(db.Now()), seq: -1})
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/buzzmirror/buzzmirror/internal/ratelog"
 	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 )
@@ -63,6 +64,7 @@ type JournalOptions struct {
 type Journal struct {
 	db         *store.DB
 	log        *slog.Logger
+	failures   *ratelog.Limiter
 	opts       JournalOptions
 	duplicates atomic.Int64
 
@@ -105,7 +107,7 @@ func NewJournal(db *store.DB, log *slog.Logger, opts JournalOptions) *Journal {
 		opts.Committed = func() {}
 	}
 	j := &Journal{
-		db: db, log: log, opts: opts,
+		db: db, log: log, opts: opts, failures: ratelog.New(log, time.Minute),
 		queue: make(chan *request, opts.QueueSize), stopped: make(chan struct{}),
 	}
 	go j.writer()
@@ -293,15 +295,16 @@ func (j *Journal) commit(batch []*request) {
 	defer cancel()
 	results, err := j.write(ctx, live)
 	if err == nil {
+		j.failures.Recovered(ctx, "commit", "journal: commits succeed again")
 		j.answer(live, results)
 		return
 	}
 	if len(live) == 1 || j.db.Ping(ctx) != nil {
-		j.log.Error("journal commit failed", "events", len(live), "err", err)
+		j.failures.Log(ctx, slog.LevelError, "commit", "journal: commit failed; deliveries answered 503", "events", len(live), "err", err)
 		j.fail(live, err)
 		return
 	}
-	j.log.Warn("journal commit failed; committing its events one by one", "events", len(live), "err", err)
+	j.failures.Log(ctx, slog.LevelWarn, "split", "journal: commit failed; committing its events one by one", "events", len(live), "err", err)
 	for _, r := range live {
 		results, err := j.write(ctx, []*request{r})
 		if err != nil {

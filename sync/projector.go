@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/buzzmirror/buzzmirror/internal/ratelog"
 	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 )
@@ -134,7 +135,7 @@ func (p *Projector) Holding() bool { return p.holding.Load() }
 func (p *Projector) Run(ctx context.Context) {
 	var lastRenew time.Time
 	backoff := time.Duration(0)
-	failures := newRepeats(p.log, time.Minute)
+	failures := ratelog.New(p.log, time.Minute)
 	stale := &staleWatch{db: p.db, log: p.log, after: p.opts.StaleAfter}
 	defer func() {
 		if p.holding.Load() {
@@ -151,7 +152,7 @@ func (p *Projector) Run(ctx context.Context) {
 		if !p.holding.Load() {
 			epoch, ok, err := p.db.AcquireLease(ctx, p.opts.Holder, p.opts.LeaseTTL, false)
 			if err != nil {
-				failures.note("projector: could not read the lease", err)
+				failures.Log(ctx, slog.LevelError, "lease", "projector: could not read the lease", "err", err)
 			}
 			if !ok {
 				p.sleep(ctx, p.opts.Standby, false)
@@ -165,7 +166,7 @@ func (p *Projector) Run(ctx context.Context) {
 			ok, err := p.db.RenewLease(ctx, p.epoch, p.opts.LeaseTTL)
 			switch {
 			case err != nil:
-				failures.note("projector: could not renew the lease", err)
+				failures.Log(ctx, slog.LevelError, "lease", "projector: could not renew the lease", "err", err)
 			case !ok:
 				p.lost()
 				continue
@@ -187,13 +188,13 @@ func (p *Projector) Run(ctx context.Context) {
 			p.lost()
 			continue
 		case err != nil:
-			failures.note("projector: a batch failed; trying again", err)
+			failures.Log(ctx, slog.LevelError, "batch", "projector: a batch failed; trying again", "err", err)
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 			p.sleep(ctx, backoff, false)
 			continue
 		}
 		backoff = 0
-		failures.recovered("projector: batches succeed again")
+		failures.Recovered(ctx, "batch", "projector: batches succeed again")
 		if st.Events > 0 {
 			p.perEvent = (3*p.perEvent + st.Held/time.Duration(st.Events)) / 4
 		}
