@@ -46,7 +46,7 @@ func newTestServer(t testing.TB, db *store.DB, opts Options) *testServer {
 	}
 	j := sync.NewJournal(db, log, sync.JournalOptions{})
 	t.Cleanup(j.Close)
-	metrics := NewMetrics(MetricsSource{DB: db, Commits: j.CommitStats})
+	metrics := NewMetrics(MetricsSource{DB: db, Commits: j.CommitStats, QueueDepth: j.QueueDepth})
 	e, err := New(Deps{DB: db, Journal: j, Verifier: v, Log: log, Metrics: metrics}, opts)
 	if err != nil {
 		t.Fatal(err)

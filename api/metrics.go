@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/buzzmirror/buzzmirror/internal/buildinfo"
 	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/sync"
@@ -28,6 +30,7 @@ type Metrics struct {
 	journalTime    prometheus.Histogram
 	dbErrors       prometheus.Counter
 	apiReqs        *prometheus.CounterVec
+	apiTime        *prometheus.HistogramVec
 	projectBatches prometheus.Histogram
 	projectTime    prometheus.Histogram
 	projectLag     prometheus.Histogram
@@ -37,8 +40,16 @@ type Metrics struct {
 // MetricsSource is what the metrics read from the rest of the service on
 // each scrape; any field may be nil.
 type MetricsSource struct {
-	DB      *store.DB
-	Commits func() sync.CommitStats
+	DB         *store.DB
+	Commits    func() sync.CommitStats
+	QueueDepth func() int // deliveries waiting for the journal writer
+}
+
+// webhookAnswers are the answers a delivery can get, each series present
+// from the start so that a rate or an alert on it never sees "no data".
+var webhookAnswers = []string{
+	string(sync.Accepted), string(sync.Duplicate), string(sync.Ignored), string(sync.Quarantined),
+	"400", "401", "413", "415", "500", "503",
 }
 
 // NewMetrics registers every series.
@@ -66,6 +77,11 @@ func NewMetrics(src MetricsSource) *Metrics {
 			Name: "buzzmirror_api_requests_total",
 			Help: "HTTP requests by route template and status.",
 		}, []string{"route", "status"}),
+		apiTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "buzzmirror_api_request_duration_seconds",
+			Help:    "Time to answer read API (/v1) requests, by route template.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"route"}),
 		projectBatches: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "buzzmirror_projector_batch_events",
 			Help:    "Pending events each projector transaction took.",
@@ -86,9 +102,25 @@ func NewMetrics(src MetricsSource) *Metrics {
 			Help: "Events the projector could not apply and kept as failed.",
 		}),
 	}
-	m.registry.MustRegister(m.webhookReqs, m.events, m.journalTime, m.dbErrors, m.apiReqs,
-		m.projectBatches, m.projectTime, m.projectLag, m.projectFailed,
+	for _, a := range webhookAnswers {
+		m.webhookReqs.WithLabelValues(a)
+	}
+	bi := buildinfo.Read()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "buzzmirror_build_info",
+		Help:        "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.Commit, "goversion": bi.Go},
+	})
+	buildInfo.Set(1)
+	m.registry.MustRegister(m.webhookReqs, m.events, m.journalTime, m.dbErrors, m.apiReqs, m.apiTime,
+		m.projectBatches, m.projectTime, m.projectLag, m.projectFailed, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if src.QueueDepth != nil {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "buzzmirror_journal_queue_depth",
+			Help: "Deliveries verified and waiting for the journal writer's next commit; near its bound, deliveries are answered 503.",
+		}, func() float64 { return float64(src.QueueDepth()) }))
+	}
 	if src.Commits != nil {
 		commits := src.Commits
 		counter := func(name, help string, v func(sync.CommitStats) float64) prometheus.Collector {
@@ -113,9 +145,9 @@ func NewMetrics(src MetricsSource) *Metrics {
 // keeps, and the age of the oldest pending event from one index entry:
 // a scrape never counts a table.
 type journalCollector struct {
-	db                          *store.DB
-	rows, events, pending, aged *prometheus.Desc
-	mu                          stdsync.Mutex
+	db                                    *store.DB
+	rows, events, pending, aged, received *prometheus.Desc
+	mu                                    stdsync.Mutex
 }
 
 func newJournalCollector(db *store.DB) *journalCollector {
@@ -125,6 +157,8 @@ func newJournalCollector(db *store.DB) *journalCollector {
 		events:  prometheus.NewDesc("buzzmirror_journal_events", "Events in the journal by status.", []string{"status"}, nil),
 		pending: prometheus.NewDesc("buzzmirror_pending_events", "Journaled events waiting for the projector.", nil, nil),
 		aged:    prometheus.NewDesc("buzzmirror_pending_oldest_age_seconds", "Age of the oldest event waiting for the projector (0 when none waits).", nil, nil),
+		received: prometheus.NewDesc("buzzmirror_last_event_received_timestamp_seconds",
+			"When the newest journaled event was received (Unix time; 0 before the first); alert when it stops moving.", nil, nil),
 	}
 }
 
@@ -133,6 +167,7 @@ func (c *journalCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.events
 	ch <- c.pending
 	ch <- c.aged
+	ch <- c.received
 }
 
 func (c *journalCollector) Collect(ch chan<- prometheus.Metric) {
@@ -150,6 +185,11 @@ func (c *journalCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.events, prometheus.GaugeValue, float64(st.Events[s]), string(s))
 	}
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Events[models.EventPending]))
+	last := 0.0
+	if st.LastReceivedAt != nil {
+		last = float64(st.LastReceivedAt.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(c.received, prometheus.GaugeValue, last)
 	age := 0.0
 	if oldest, err := c.db.OldestPending(ctx); err == nil && oldest != nil {
 		age = max(0, c.db.Now().Sub(oldest.Time).Seconds())
@@ -195,6 +235,7 @@ func (m *Metrics) ProjectorStep(st sync.StepStats) {
 // ids and query values stay out of the series.
 func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		start := time.Now()
 		err := next(c)
 		status := c.Response().Status
 		if err != nil {
@@ -208,6 +249,9 @@ func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		m.apiReqs.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		if strings.HasPrefix(route, "/v1/") {
+			m.apiTime.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}
 		return err
 	}
 }

@@ -185,6 +185,12 @@ func TestMetricsExposeSeries(t *testing.T) {
 		`buzzmirror_commit_deliveries_total 12`,
 		`buzzmirror_commit_batches_total `,
 		`buzzmirror_commit_busy_seconds_total `,
+		`buzzmirror_webhook_requests_total{answer="503"} 0`, // present before the first
+		`buzzmirror_webhook_requests_total{answer="duplicate"} 0`,
+		`buzzmirror_journal_queue_depth 0`,
+		`buzzmirror_api_request_duration_seconds_count{route="/v1/contacts"} 1`,
+		`buzzmirror_last_event_received_timestamp_seconds 1.`, // some time, by our clock
+		`buzzmirror_build_info{commit="",goversion="go`,
 	} {
 		if !strings.Contains(body, series) {
 			t.Errorf("metrics lack %s", series)

@@ -253,11 +253,49 @@ func (q *query) page() store.Page {
 	return p
 }
 
-// nextCursor is the cursor after key, or nil on the last page.
-func (q *query) nextCursor(more bool, key store.Key) *string {
-	if !more {
+// nextCursor is the cursor of the page after key.
+func (q *query) nextCursor(key store.Key) string {
+	return encodeCursor(cursorBody{Query: q.fingerprint(), At: key.At, ID: key.ID})
+}
+
+// maxIDs bounds ids=: a list by ids is one page.
+const maxIDs = 100
+
+// ids reads ids, a comma-separated list of at most maxIDs ids.
+func (q *query) ids() []string {
+	v := q.str("ids")
+	if v == "" {
 		return nil
 	}
-	s := encodeCursor(cursorBody{Query: q.fingerprint(), At: key.At, ID: key.ID})
-	return &s
+	ids := strings.Split(v, ",")
+	if len(ids) > maxIDs {
+		q.fail(badParam("ids", "%d ids; at most %d", len(ids), maxIDs))
+		return nil
+	}
+	for _, id := range ids {
+		if id == "" {
+			q.fail(badParam("ids", "an empty id (ids are separated by single commas)"))
+			return nil
+		}
+	}
+	return ids
+}
+
+// boolean reads an optional true or false.
+func (q *query) boolean(name string) *bool {
+	switch v := q.str(name); v {
+	case "":
+		return nil
+	case "true", "false":
+		b := v == "true"
+		return &b
+	default:
+		q.fail(badParam(name, "%q is neither true nor false", clip(v)))
+		return nil
+	}
+}
+
+// expandContact reads expand, whose one value is contact.
+func (q *query) expandContact() bool {
+	return q.oneOf("expand", "contact") == "contact"
 }

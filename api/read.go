@@ -17,14 +17,21 @@ import (
 // Reader is what the read API needs of the store.
 type Reader interface {
 	Contacts(ctx context.Context, f store.ContactFilter, p store.Page) ([]models.Contact, bool, error)
+	ExportContacts(ctx context.Context, f store.ContactFilter, fn func(context.Context, []models.Contact) error) error
 	Contact(ctx context.Context, id string) (*models.Contact, error)
+	ContactsByID(ctx context.Context, ids []string) (map[string]*models.Contact, error)
 	Conversations(ctx context.Context, f store.ConversationFilter, p store.Page) ([]models.Conversation, bool, error)
+	ExportConversations(ctx context.Context, f store.ConversationFilter, fn func(context.Context, []models.Conversation) error) error
 	Conversation(ctx context.Context, id string) (*models.Conversation, error)
 	Messages(ctx context.Context, f store.MessageFilter, p store.Page) ([]models.Message, bool, error)
-	ConversationMessages(ctx context.Context, conversationID string, p store.Page) ([]models.Message, bool, error)
+	ExportMessages(ctx context.Context, f store.MessageFilter, fn func(context.Context, []models.Message) error) error
+	ConversationMessages(ctx context.Context, conversationID string, ids []string, p store.Page) ([]models.Message, bool, error)
+	ExportConversationMessages(ctx context.Context, conversationID string, ids []string, fn func(context.Context, []models.Message) error) error
 	Message(ctx context.Context, id string) (*models.Message, error)
 	WorkflowRuns(ctx context.Context, f store.WorkflowRunFilter, p store.Page) ([]models.WorkflowRun, bool, error)
+	ExportWorkflowRuns(ctx context.Context, f store.WorkflowRunFilter, fn func(context.Context, []models.WorkflowRun) error) error
 	Events(ctx context.Context, f store.EventFilter, p store.Page) ([]models.Event, bool, error)
+	ExportEvents(ctx context.Context, f store.EventFilter, fn func(context.Context, []models.Event) error) error
 	Event(ctx context.Context, id string) (*models.Event, error)
 	Changes(ctx context.Context, after store.FeedKey, kinds []string, limit int) ([]store.Change, bool, error)
 	FeedEnd(ctx context.Context) (store.FeedKey, error)
@@ -58,52 +65,37 @@ func pathID(c echo.Context) (string, error) {
 	return id, nil
 }
 
-// respondList answers a page, mapping rows to resources and deriving the
-// next cursor from the last row's sort key.
-func respondList[R any, T any](c echo.Context, q *query, rows []R, more bool, conv func(*R) T, key func(*R) store.Key) error {
-	out := listPage[T]{Data: make([]T, 0, len(rows))}
-	for i := range rows {
-		out.Data = append(out.Data, conv(&rows[i]))
-	}
-	if len(rows) > 0 {
-		out.NextCursor = q.nextCursor(more, key(&rows[len(rows)-1]))
-	}
-	return c.JSON(http.StatusOK, out)
-}
+// The parameters every list takes besides its filters.
+var listParams = []string{"ids", "limit", "cursor"}
 
-// The sort keys of the lists ordered by updatedAt.
-func contactKey(c *models.Contact) store.Key {
-	return store.Key{At: models.FormatTime(c.UpdatedAt.Time), ID: c.ID}
-}
-
-func conversationKey(c *models.Conversation) store.Key {
-	return store.Key{At: models.FormatTime(c.UpdatedAt.Time), ID: c.ID}
-}
-
-func messageKey(m *models.Message) store.Key {
-	return store.Key{At: models.FormatTime(m.UpdatedAt.Time), ID: m.ID}
-}
+func params(names ...string) []string { return append(names, listParams...) }
 
 func (h *reader) listContacts(c echo.Context) error {
-	q := newQuery(c, "phone", "email", "tag", "q", "updatedSince", "limit", "cursor")
+	q := newQuery(c, params("phone", "email", "tag", "q", "updatedSince")...)
 	f := store.ContactFilter{
-		Phone: sync.NormalizePhone(q.str("phone")), Email: q.str("email"), Tags: q.all("tag"),
+		IDs: q.ids(), Phone: sync.NormalizePhone(q.str("phone")), Email: q.str("email"), Tags: q.all("tag"),
 		Q: q.str("q"), UpdatedSince: q.time("updatedSince"),
 	}
-	p := q.page()
-	if err := q.Err(); err != nil {
-		return err
-	}
-	rows, more, err := h.db.Contacts(c.Request().Context(), f, p)
-	if err != nil {
-		return err
-	}
-	return respondList(c, q, rows, more, toContact, contactKey)
+	return serveList(c, q, listing[models.Contact, Contact]{
+		page: func(ctx context.Context, p store.Page) ([]models.Contact, bool, error) {
+			return h.db.Contacts(ctx, f, p)
+		},
+		export: func(ctx context.Context, fn func(context.Context, []models.Contact) error) error {
+			return h.db.ExportContacts(ctx, f, fn)
+		},
+		render: func(_ context.Context, rows []models.Contact) ([]Contact, error) {
+			return mapRows(rows, toContact), nil
+		},
+		key: store.ContactKey,
+	})
 }
 
 func (h *reader) getContact(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
+		return err
+	}
+	if err := newQuery(c).Err(); err != nil {
 		return err
 	}
 	row, err := h.db.Contact(c.Request().Context(), id)
@@ -113,43 +105,65 @@ func (h *reader) getContact(c echo.Context) error {
 	return c.JSON(http.StatusOK, toContact(row))
 }
 
-func (h *reader) contactConversations(c echo.Context) error {
+// ownerExists answers 404 for a list under a contact or conversation that
+// does not exist (an empty list would say it exists and has nothing).
+func ownerExists[T any](c echo.Context, get func(context.Context, string) (*T, error)) (string, error) {
 	id, err := pathID(c)
 	if err != nil {
-		return err
+		return "", err
 	}
-	q := newQuery(c, "status", "limit", "cursor")
-	f := store.ConversationFilter{ContactID: id, Status: q.oneOf("status", conversationStatuses...)}
-	p := q.page()
+	_, err = get(c.Request().Context(), id)
+	return id, err
+}
+
+func (h *reader) contactConversations(c echo.Context) error {
+	q := newQuery(c, params("status", "awaitingReply", "expand")...)
+	f := store.ConversationFilter{IDs: q.ids(), Status: q.oneOf("status", conversationStatuses...), AwaitingReply: q.boolean("awaitingReply")}
+	expand := q.expandContact()
 	if err := q.Err(); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	if _, err := h.db.Contact(ctx, id); err != nil {
-		return err
-	}
-	rows, more, err := h.db.Conversations(ctx, f, p)
+	id, err := ownerExists(c, h.db.Contact)
 	if err != nil {
 		return err
 	}
-	return respondList(c, q, rows, more, toConversation, conversationKey)
+	f.ContactID = id
+	return h.serveConversations(c, q, f, expand)
 }
 
 func (h *reader) listConversations(c echo.Context) error {
-	q := newQuery(c, "status", "contactId", "channel", "updatedSince", "limit", "cursor")
+	q := newQuery(c, params("status", "awaitingReply", "contactId", "channel", "updatedSince", "expand")...)
 	f := store.ConversationFilter{
-		Status: q.oneOf("status", conversationStatuses...), ContactID: q.str("contactId"),
-		Channel: q.str("channel"), UpdatedSince: q.time("updatedSince"),
+		IDs: q.ids(), Status: q.oneOf("status", conversationStatuses...), AwaitingReply: q.boolean("awaitingReply"),
+		ContactID: q.str("contactId"), Channel: q.str("channel"), UpdatedSince: q.time("updatedSince"),
 	}
-	p := q.page()
-	if err := q.Err(); err != nil {
-		return err
+	return h.serveConversations(c, q, f, q.expandContact())
+}
+
+func (h *reader) serveConversations(c echo.Context, q *query, f store.ConversationFilter, expand bool) error {
+	return serveList(c, q, listing[models.Conversation, Conversation]{
+		page: func(ctx context.Context, p store.Page) ([]models.Conversation, bool, error) {
+			return h.db.Conversations(ctx, f, p)
+		},
+		export: func(ctx context.Context, fn func(context.Context, []models.Conversation) error) error {
+			return h.db.ExportConversations(ctx, f, fn)
+		},
+		render: h.conversations(expand),
+		key:    store.ConversationKey,
+	})
+}
+
+// conversations renders conversation rows, with their contacts when
+// expand is set.
+func (h *reader) conversations(expand bool) func(context.Context, []models.Conversation) ([]Conversation, error) {
+	return func(ctx context.Context, rows []models.Conversation) ([]Conversation, error) {
+		out := mapRows(rows, toConversation)
+		if !expand {
+			return out, nil
+		}
+		return out, h.withContacts(ctx, len(out), func(i int) *string { return out[i].ContactID },
+			func(i int, c **Contact) { out[i].Contact = c })
 	}
-	rows, more, err := h.db.Conversations(c.Request().Context(), f, p)
-	if err != nil {
-		return err
-	}
-	return respondList(c, q, rows, more, toConversation, conversationKey)
 }
 
 func (h *reader) getConversation(c echo.Context) error {
@@ -157,52 +171,99 @@ func (h *reader) getConversation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	row, err := h.db.Conversation(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, toConversation(row))
-}
-
-func (h *reader) conversationMessages(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	q := newQuery(c, "limit", "cursor")
-	p := q.page()
+	q := newQuery(c, "expand")
+	expand := q.expandContact()
 	if err := q.Err(); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := h.db.Conversation(ctx, id); err != nil {
-		return err
-	}
-	rows, more, err := h.db.ConversationMessages(ctx, id, p)
+	row, err := h.db.Conversation(ctx, id)
 	if err != nil {
 		return err
 	}
-	return respondList(c, q, rows, more, toMessage, func(m *models.Message) store.Key {
-		return store.Key{At: models.FormatTime(m.CreatedAt.Time), ID: m.ID}
-	})
+	out, err := h.conversations(expand)(ctx, []models.Conversation{*row})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out[0])
 }
 
-func (h *reader) listMessages(c echo.Context) error {
-	q := newQuery(c, "status", "direction", "channel", "conversationId", "contactId", "since", "until", "limit", "cursor")
-	f := store.MessageFilter{
-		Status: q.oneOf("status", messageStatuses...), Direction: q.oneOf("direction", directions...),
-		Channel: q.str("channel"), ConversationID: q.str("conversationId"), ContactID: q.str("contactId"),
-		Since: q.time("since"), Until: q.time("until"),
-	}
-	p := q.page()
+func (h *reader) conversationMessages(c echo.Context) error {
+	q := newQuery(c, params("expand")...)
+	ids, expand := q.ids(), q.expandContact()
 	if err := q.Err(); err != nil {
 		return err
 	}
-	rows, more, err := h.db.Messages(c.Request().Context(), f, p)
+	id, err := ownerExists(c, h.db.Conversation)
 	if err != nil {
 		return err
 	}
-	return respondList(c, q, rows, more, toMessage, messageKey)
+	return serveList(c, q, listing[models.Message, Message]{
+		page: func(ctx context.Context, p store.Page) ([]models.Message, bool, error) {
+			return h.db.ConversationMessages(ctx, id, ids, p)
+		},
+		export: func(ctx context.Context, fn func(context.Context, []models.Message) error) error {
+			return h.db.ExportConversationMessages(ctx, id, ids, fn)
+		},
+		render: h.messages(expand),
+		key:    store.MessageCreatedKey,
+	})
+}
+
+// messageFilters are the filters of /v1/messages; a contact's messages
+// take them all but contactId.
+var messageFilters = []string{"status", "direction", "channel", "conversationId", "errorCode", "q", "since", "until", "expand"}
+
+func (h *reader) messageFilter(q *query) store.MessageFilter {
+	return store.MessageFilter{
+		IDs: q.ids(), Status: q.oneOf("status", messageStatuses...), Direction: q.oneOf("direction", directions...),
+		Channel: q.str("channel"), ConversationID: q.str("conversationId"), ContactID: q.str("contactId"),
+		ErrorCode: q.str("errorCode"), Q: q.str("q"), Since: q.time("since"), Until: q.time("until"),
+	}
+}
+
+func (h *reader) contactMessages(c echo.Context) error {
+	q := newQuery(c, params(messageFilters...)...)
+	f, expand := h.messageFilter(q), q.expandContact()
+	if err := q.Err(); err != nil {
+		return err
+	}
+	id, err := ownerExists(c, h.db.Contact)
+	if err != nil {
+		return err
+	}
+	f.ContactID = id
+	return h.serveMessages(c, q, f, expand)
+}
+
+func (h *reader) listMessages(c echo.Context) error {
+	q := newQuery(c, params(append(messageFilters, "contactId")...)...)
+	return h.serveMessages(c, q, h.messageFilter(q), q.expandContact())
+}
+
+func (h *reader) serveMessages(c echo.Context, q *query, f store.MessageFilter, expand bool) error {
+	return serveList(c, q, listing[models.Message, Message]{
+		page: func(ctx context.Context, p store.Page) ([]models.Message, bool, error) {
+			return h.db.Messages(ctx, f, p)
+		},
+		export: func(ctx context.Context, fn func(context.Context, []models.Message) error) error {
+			return h.db.ExportMessages(ctx, f, fn)
+		},
+		render: h.messages(expand),
+		key:    store.MessageKey,
+	})
+}
+
+// messages renders message rows, with their contacts when expand is set.
+func (h *reader) messages(expand bool) func(context.Context, []models.Message) ([]Message, error) {
+	return func(ctx context.Context, rows []models.Message) ([]Message, error) {
+		out := mapRows(rows, toMessage)
+		if !expand {
+			return out, nil
+		}
+		return out, h.withContacts(ctx, len(out), func(i int) *string { return out[i].ContactID },
+			func(i int, c **Contact) { out[i].Contact = c })
+	}
 }
 
 func (h *reader) getMessage(c echo.Context) error {
@@ -210,44 +271,79 @@ func (h *reader) getMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	row, err := h.db.Message(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, toMessage(row))
-}
-
-func (h *reader) listWorkflowRuns(c echo.Context) error {
-	q := newQuery(c, "workflowId", "contactId", "limit", "cursor")
-	f := store.WorkflowRunFilter{WorkflowID: q.str("workflowId"), ContactID: q.str("contactId")}
-	p := q.page()
+	q := newQuery(c, "expand")
+	expand := q.expandContact()
 	if err := q.Err(); err != nil {
 		return err
 	}
-	rows, more, err := h.db.WorkflowRuns(c.Request().Context(), f, p)
+	ctx := c.Request().Context()
+	row, err := h.db.Message(ctx, id)
 	if err != nil {
 		return err
 	}
-	return respondList(c, q, rows, more, toWorkflowRun, func(r *models.WorkflowRun) store.Key {
-		return store.Key{At: models.FormatTime(r.TriggeredAt.Time), ID: r.ID}
+	out, err := h.messages(expand)(ctx, []models.Message{*row})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out[0])
+}
+
+// withContacts reads the contacts of n items in one query and hands each
+// item its own: an object, or null when the item names none or names one
+// the mirror does not hold.
+func (h *reader) withContacts(ctx context.Context, n int, contactOf func(int) *string, set func(int, **Contact)) error {
+	ids := make([]string, 0, n)
+	for i := range n {
+		if id := contactOf(i); id != nil {
+			ids = append(ids, *id)
+		}
+	}
+	slices.Sort(ids)
+	found, err := h.db.ContactsByID(ctx, slices.Compact(ids))
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		var c *Contact
+		if id := contactOf(i); id != nil && found[*id] != nil {
+			v := toContact(found[*id])
+			c = &v
+		}
+		set(i, &c)
+	}
+	return nil
+}
+
+func (h *reader) listWorkflowRuns(c echo.Context) error {
+	q := newQuery(c, params("workflowId", "contactId")...)
+	f := store.WorkflowRunFilter{IDs: q.ids(), WorkflowID: q.str("workflowId"), ContactID: q.str("contactId")}
+	return serveList(c, q, listing[models.WorkflowRun, WorkflowRun]{
+		page: func(ctx context.Context, p store.Page) ([]models.WorkflowRun, bool, error) {
+			return h.db.WorkflowRuns(ctx, f, p)
+		},
+		export: func(ctx context.Context, fn func(context.Context, []models.WorkflowRun) error) error {
+			return h.db.ExportWorkflowRuns(ctx, f, fn)
+		},
+		render: func(_ context.Context, rows []models.WorkflowRun) ([]WorkflowRun, error) {
+			return mapRows(rows, toWorkflowRun), nil
+		},
+		key: store.WorkflowRunKey,
 	})
 }
 
 func (h *reader) listEvents(c echo.Context) error {
-	q := newQuery(c, "type", "status", "since", "limit", "cursor")
-	f := store.EventFilter{Type: q.str("type"), Status: q.oneOf("status", eventStatuses...), Since: q.time("since")}
-	p := q.page()
-	if err := q.Err(); err != nil {
-		return err
-	}
-	rows, more, err := h.db.Events(c.Request().Context(), f, p)
-	if err != nil {
-		return err
-	}
-	return respondList(c, q, rows, more, func(e *models.Event) Event { return toEvent(e, false) },
-		func(e *models.Event) store.Key {
-			return store.Key{At: models.FormatTime(e.ReceivedAt.Time), ID: e.ID}
-		})
+	q := newQuery(c, params("type", "status", "since")...)
+	f := store.EventFilter{IDs: q.ids(), Type: q.str("type"), Status: q.oneOf("status", eventStatuses...), Since: q.time("since")}
+	return serveList(c, q, listing[models.Event, Event]{
+		page: func(ctx context.Context, p store.Page) ([]models.Event, bool, error) { return h.db.Events(ctx, f, p) },
+		export: func(ctx context.Context, fn func(context.Context, []models.Event) error) error {
+			return h.db.ExportEvents(ctx, f, fn)
+		},
+		render: func(_ context.Context, rows []models.Event) ([]Event, error) {
+			return mapRows(rows, func(e *models.Event) Event { return toEvent(e, false) }), nil
+		},
+		key: store.EventKey,
+	})
 }
 
 func (h *reader) getEvent(c echo.Context) error {
@@ -255,11 +351,23 @@ func (h *reader) getEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := newQuery(c).Err(); err != nil {
+		return err
+	}
 	row, err := h.db.Event(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, toEvent(row, true))
+}
+
+// mapRows maps rows to resources.
+func mapRows[R, T any](rows []R, conv func(*R) T) []T {
+	out := make([]T, len(rows))
+	for i := range rows {
+		out[i] = conv(&rows[i])
+	}
+	return out
 }
 
 func (h *reader) changes(c echo.Context) error {

@@ -97,6 +97,13 @@ func TestReadEndpoints(t *testing.T) {
 		{"ContactConversationsUnknown", "/v1/contacts/nope/conversations", 404, ""},
 		{"Conversations", "/v1/conversations", 200, "conv_3,conv_1,conv_2"},
 		{"ConversationsOpen", "/v1/conversations?status=open", 200, "conv_3,conv_2"},
+		{"ConversationsAwaitingReply", "/v1/conversations?awaitingReply=true", 200, "conv_3"},
+		{"ConversationsNotAwaitingReply", "/v1/conversations?awaitingReply=false", 200, "conv_1,conv_2"},
+		{"ContactConversationsAwaiting", "/v1/contacts/cnt_1/conversations?awaitingReply=true", 200, ""},
+		{"BadAwaitingReply", "/v1/conversations?awaitingReply=yes", 400, "awaitingReply"},
+		{"ConversationsByIDs", "/v1/conversations?ids=conv_2,nope,conv_1", 200, "conv_1,conv_2"},
+		{"TooManyIDs", "/v1/conversations?ids=" + strings.Repeat("x,", 100) + "x", 400, "ids"},
+		{"EmptyID", "/v1/contacts?ids=cnt_1,,cnt_2", 400, "ids"},
 		{"ConversationsByContact", "/v1/conversations?contactId=cnt_2", 200, "conv_2"},
 		{"ConversationsByChannel", "/v1/conversations?channel=whatsapp", 200, "conv_3,conv_1"},
 		{"ConversationsUpdatedSince", "/v1/conversations?updatedSince=" + url.QueryEscape("2026-06-01T11:07:00+01:00"), 200, "conv_3,conv_1"},
@@ -109,6 +116,18 @@ func TestReadEndpoints(t *testing.T) {
 		{"MessagesByChannel", "/v1/messages?channel=sms", 200, "msg_3"},
 		{"MessagesByConversation", "/v1/messages?conversationId=conv_1", 200, "msg_2,msg_1"},
 		{"MessagesByContact", "/v1/messages?contactId=cnt_1", 200, "msg_2,msg_1"},
+		{"MessagesByBody", "/v1/messages?q=hELL", 200, "msg_1"},
+		{"MessagesByBodyNothing", "/v1/messages?q=bye", 200, ""},
+		{"MessagesByErrorCode", "/v1/messages?errorCode=131047", 200, ""},
+		{"MessagesByIDs", "/v1/messages?ids=msg_1,msg_4&direction=inbound", 200, "msg_4,msg_1"},
+		{"ContactMessages", "/v1/contacts/cnt_1/messages", 200, "msg_2,msg_1"},
+		{"ContactMessagesSent", "/v1/contacts/cnt_1/messages?status=sent", 200, "msg_2"},
+		{"ContactMessagesUnknown", "/v1/contacts/nope/messages", 404, ""},
+		{"ContactMessagesNoContactID", "/v1/contacts/cnt_1/messages?contactId=cnt_2", 400, "contactId"},
+		{"WorkflowRunsByIDs", "/v1/workflow-runs?ids=run_1", 200, "run_1"},
+		{"EventsByIDs", "/v1/events?ids=e01,e02", 200, "e02,e01"},
+		{"BadExpand", "/v1/messages?expand=conversation", 400, "expand"},
+		{"ExpandOnContacts", "/v1/contacts?expand=contact", 400, "expand"},
 		{"MessagesSinceUntil", "/v1/messages?since=" + at(5) + "&until=" + at(8), 200, "msg_3,msg_2"},
 		{"Message", "/v1/messages/msg_3", 200, "msg_3"},
 		{"MessageUnknown", "/v1/messages/nope", 404, ""},
@@ -181,7 +200,8 @@ func TestResourceFields(t *testing.T) {
 				`"tags":["vip","newsletter"],"fields":{},"extra":{},"createdAt":"2026-06-01T10:01:00Z","updatedAt":"2026-06-01T10:01:00Z","syncedAt":"S"}`,
 			"/v1/conversations/conv_1": `{"id":"conv_1","contactId":"cnt_1","channel":"whatsapp","status":"resolved",` +
 				`"openedAt":"2026-06-01T10:03:00Z","resolvedAt":"2026-06-01T10:07:00Z","lastMessageAt":"2026-06-01T10:05:00Z",` +
-				`"messageCount":2,"createdAt":"2026-06-01T10:03:00Z","updatedAt":"2026-06-01T10:07:00Z","syncedAt":"S"}`,
+				`"messageCount":2,"lastInboundAt":"2026-06-01T10:04:00Z","lastOutboundAt":"2026-06-01T10:05:00Z","awaitingReply":false,` +
+				`"createdAt":"2026-06-01T10:03:00Z","updatedAt":"2026-06-01T10:07:00Z","syncedAt":"S"}`,
 			"/v1/messages/msg_3": `{"id":"msg_3","conversationId":"conv_2","contactId":"cnt_2","channel":"sms","direction":"outbound",` +
 				`"status":"failed","body":null,"from":null,"to":null,"error":{"code":null,"message":"blocked"},` +
 				`"createdAt":"2026-06-01T10:06:00Z","updatedAt":"2026-06-01T10:06:00Z","syncedAt":"S"}`,

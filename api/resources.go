@@ -59,24 +59,33 @@ func toContact(c *models.Contact) Contact {
 
 // Conversation is the API form of models.Conversation.
 type Conversation struct {
-	ID            string   `json:"id"`
-	ContactID     *string  `json:"contactId"`
-	Channel       *string  `json:"channel"`
-	Status        string   `json:"status"`
-	OpenedAt      *instant `json:"openedAt"`
-	ResolvedAt    *instant `json:"resolvedAt"`
-	LastMessageAt *instant `json:"lastMessageAt"`
-	MessageCount  int64    `json:"messageCount"`
-	CreatedAt     instant  `json:"createdAt"`
-	UpdatedAt     instant  `json:"updatedAt"`
-	SyncedAt      instant  `json:"syncedAt"`
+	ID            string    `json:"id"`
+	ContactID     *string   `json:"contactId"`
+	Channel       *string   `json:"channel"`
+	Status        string    `json:"status"`
+	OpenedAt      *instant  `json:"openedAt"`
+	ResolvedAt    *instant  `json:"resolvedAt"`
+	LastMessageAt *instant  `json:"lastMessageAt"`
+	MessageCount  int64     `json:"messageCount"`
+	LastInbound   *instant  `json:"lastInboundAt"`
+	LastOutbound  *instant  `json:"lastOutboundAt"`
+	AwaitingReply bool      `json:"awaitingReply"`
+	CreatedAt     instant   `json:"createdAt"`
+	UpdatedAt     instant   `json:"updatedAt"`
+	SyncedAt      instant   `json:"syncedAt"`
+	Contact       **Contact `json:"contact,omitempty"` // see expansion
 }
+
+// expansion: with expand=contact an item carries "contact", its contact
+// or null; without, no such key. A **Contact says both: the outer pointer
+// nil leaves the key out, the inner one nil writes null.
 
 func toConversation(c *models.Conversation) Conversation {
 	return Conversation{
 		ID: c.ID, ContactID: c.ContactID, Channel: c.Channel, Status: c.Status,
 		OpenedAt: optInstant(c.OpenedAt), ResolvedAt: optInstant(c.ResolvedAt), LastMessageAt: optInstant(c.LastMessageAt),
-		MessageCount: c.MessageCount, CreatedAt: newInstant(c.CreatedAt), UpdatedAt: newInstant(c.UpdatedAt), SyncedAt: newInstant(c.SyncedAt),
+		MessageCount: c.MessageCount, LastInbound: optInstant(c.LastInboundAt), LastOutbound: optInstant(c.LastOutboundAt),
+		AwaitingReply: c.AwaitingReply, CreatedAt: newInstant(c.CreatedAt), UpdatedAt: newInstant(c.UpdatedAt), SyncedAt: newInstant(c.SyncedAt),
 	}
 }
 
@@ -95,6 +104,7 @@ type Message struct {
 	CreatedAt      instant         `json:"createdAt"`
 	UpdatedAt      instant         `json:"updatedAt"`
 	SyncedAt       instant         `json:"syncedAt"`
+	Contact        **Contact       `json:"contact,omitempty"` // see expansion
 }
 
 func toMessage(m *models.Message) Message {
@@ -220,12 +230,6 @@ func rawOr(j models.JSON, fallback string) json.RawMessage {
 		return json.RawMessage(fallback)
 	}
 	return json.RawMessage(j)
-}
-
-// listPage is the answer of every list endpoint.
-type listPage[T any] struct {
-	Data       []T     `json:"data"`
-	NextCursor *string `json:"nextCursor"`
 }
 
 // feedPage is the answer of /v1/changes.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/buzzmirror/buzzmirror/internal/ratelog"
 	"github.com/buzzmirror/buzzmirror/store"
@@ -29,6 +30,7 @@ type Options struct {
 	MaxBodyBytes    int64
 	BodyBudgetBytes int64 // 64 MiB when zero
 	Tokens          []string
+	CORSOrigins     []string // origins whose pages may call /v1; none when empty
 	// MetricsElsewhere leaves /metrics out: NewAdmin serves it on a
 	// listener of its own.
 	MetricsElsewhere bool
@@ -54,9 +56,12 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 	e.HTTPErrorHandler = errorHandler(d.Log)
 	metrics := d.Metrics
 	if metrics == nil {
-		metrics = NewMetrics(MetricsSource{DB: d.DB, Commits: d.Journal.CommitStats})
+		metrics = NewMetrics(MetricsSource{DB: d.DB, Commits: d.Journal.CommitStats, QueueDepth: d.Journal.QueueDepth})
 	}
-	e.Use(requestID, recoverer(d.Log), accessLog(d.Log), metrics.middleware)
+	e.Use(requestID, recoverer(d.Log), accessLog(d.Log), metrics.middleware, compress)
+	if len(o.CORSOrigins) > 0 {
+		e.Use(cors(o.CORSOrigins))
+	}
 
 	if o.BodyBudgetBytes <= 0 {
 		o.BodyBudgetBytes = 64 << 20
@@ -73,6 +78,7 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 		"/v1/contacts":                   r.listContacts,
 		"/v1/contacts/:id":               r.getContact,
 		"/v1/contacts/:id/conversations": r.contactConversations,
+		"/v1/contacts/:id/messages":      r.contactMessages,
 		"/v1/conversations":              r.listConversations,
 		"/v1/conversations/:id":          r.getConversation,
 		"/v1/conversations/:id/messages": r.conversationMessages,
@@ -93,6 +99,33 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 	}
 	e.GET("/openapi.json", serveOpenAPI(doc))
 	return e, nil
+}
+
+// compress gzips answers of /v1 and the OpenAPI document for clients that
+// accept it, at the fastest level: the answers are JSON, which shrinks
+// tenfold even so, and the CPU is the read API's. Small answers go as they
+// are.
+var compress = middleware.GzipWithConfig(middleware.GzipConfig{
+	Level:     1,
+	MinLength: 1024,
+	Skipper: func(c echo.Context) bool {
+		p := c.Request().URL.Path
+		return !strings.HasPrefix(p, "/v1/") && p != "/openapi.json"
+	},
+})
+
+// cors lets pages on origins call /v1 from a browser, preflight included.
+// The API is read-only and takes a bearer token, not cookies, so no
+// credentials are allowed.
+func cors(origins []string) echo.MiddlewareFunc {
+	return middleware.CORSWithConfig(middleware.CORSConfig{
+		Skipper:       func(c echo.Context) bool { return !strings.HasPrefix(c.Request().URL.Path, "/v1/") },
+		AllowOrigins:  origins,
+		AllowMethods:  []string{http.MethodGet, http.MethodHead},
+		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderAccept, echo.HeaderXRequestID},
+		ExposeHeaders: []string{echo.HeaderXRequestID},
+		MaxAge:        3600,
+	})
 }
 
 // NewAdmin returns the router of the admin listener: /metrics, and health.
@@ -189,12 +222,18 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// recoverer turns a panic into a logged 500 instead of a dropped connection.
+// recoverer turns a panic into a logged 500 instead of a dropped
+// connection; but a stream that failed after its status was sent is
+// logged and dropped (http.ErrAbortHandler), the only honest end left.
 func recoverer(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
 			defer func() {
 				if r := recover(); r != nil {
+					if cut, ok := r.(cutOff); ok {
+						log.Error("response cut off", "route", c.Path(), "err", cut.err)
+						panic(http.ErrAbortHandler)
+					}
 					log.Error("panic", "route", c.Path(), "panic", r)
 					err = newError(http.StatusInternalServerError, "internal error; see the service log")
 				}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -197,6 +198,21 @@ func readTargets(o ReadOptions, rng *rand.Rand) map[string]func() string {
 		"get message":                func() string { return fmt.Sprintf("/v1/messages/msg_%d", rng.IntN(o.Messages)) },
 		"list messages of contact":   func() string { return fmt.Sprintf("/v1/messages?contactId=cnt_%d", rng.IntN(o.Contacts)) },
 		"list conversations updated": func() string { return "/v1/conversations?updatedSince=2026-01-01T00:00:00Z" },
+		// What tool builders asked for.
+		"conversations awaiting reply": func() string { return "/v1/conversations?awaitingReply=true" },
+		"conversations with contacts":  func() string { return "/v1/conversations?expand=contact" },
+		"conversations by ids": func() string {
+			ids := make([]string, 20)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("conv_%d", rng.IntN(o.Conversations))
+			}
+			return "/v1/conversations?ids=" + strings.Join(ids, ",")
+		},
+		"messages by error code":   func() string { return "/v1/messages?errorCode=131026" },
+		"messages by body, common": func() string { return "/v1/messages?q=help" },
+		"messages by body, rare":   func() string { return fmt.Sprintf("/v1/messages?q=order+%%23%d", 10000+rng.IntN(1000)) },
+		"contact messages":         func() string { return fmt.Sprintf("/v1/contacts/cnt_%d/messages", rng.IntN(o.Contacts)) },
+		"stats":                    func() string { return "/v1/stats" },
 	}
 }
 

@@ -105,6 +105,8 @@ func seedEvent(i int, o SeedOptions) (string, string, map[string]any) {
 		switch typ {
 		case "message.received":
 			data["from"] = fmt.Sprintf("+2165%07d", conv%o.Contacts)
+			// One order number in a thousand: searching one is a rare word.
+			data["body"] = fmt.Sprintf("Hello, I need help with my order #%d", 10000+m%1000)
 		case "message.failed":
 			data["error"] = map[string]any{"code": 131026, "message": "Message undeliverable"}
 		}

@@ -12,11 +12,23 @@ import (
 	"github.com/buzzmirror/buzzmirror/bench"
 )
 
+const benchUsage = `usage: buzzmirror bench ingest|read|seed [flags]
+
+The load tool. Each mode takes --help.
+  ingest  sign and deliver events to a running service's webhook; report answers/s and latency
+  read    drive a running service's read API; report requests/s and latency by query
+  seed    write a large journal of unapplied events into the configured database`
+
 // Bench runs the load tool: bench ingest, bench read or bench seed.
 func Bench(ctx context.Context, env Env) error {
 	if len(env.Args) == 0 {
-		fmt.Fprintln(env.Stderr, "usage: buzzmirror bench ingest|read|seed [flags]; each takes --help")
+		fmt.Fprintln(env.Stderr, benchUsage)
 		return ErrUsage
+	}
+	switch env.Args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(env.Stderr, benchUsage)
+		return flag.ErrHelp
 	}
 	mode, env := env.Args[0], Env{Args: env.Args[1:], Stdout: env.Stdout, Stderr: env.Stderr, Getenv: env.Getenv}
 	tuneGC(env) // the load tool shares the machine: it should take as little CPU as it can
@@ -33,24 +45,10 @@ func Bench(ctx context.Context, env Env) error {
 }
 
 func benchFlags(env Env, name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: buzzmirror bench %s [flags]\n\n%s\n\nFlags:\n", name, usage)
-		fs.PrintDefaults()
-	}
-	return fs
+	return plainFlags(env, "bench "+name, usage)
 }
 
-func parseBench(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return ErrUsage
-	}
-	return nil
-}
+func parseBench(fs *flag.FlagSet, args []string) error { return parseArgs(fs, args) }
 
 // reportRSS prints the peak RSS sampled from pid, when one was given.
 func reportRSS(env Env, peak <-chan int64, cancel context.CancelFunc) {
@@ -150,7 +148,7 @@ func benchRead(ctx context.Context, env Env) error {
 }
 
 func benchSeed(ctx context.Context, env Env) error {
-	fs, cf := newFlags(env, "bench seed", "Write the events of a mirror of the given size into the journal of the\nconfigured database, unapplied. Run `buzzmirror rebuild` next to compute the\nmirror (which measures replay speed), then `bench read`; or with --pending\nstart `serve`, whose projector applies them (which measures catch-up).")
+	fs, cf := newFlags(env, "bench seed", "Write the events of a mirror of the given size into the journal of the\nconfigured database, unapplied. Run `buzzmirror rebuild` next to compute the\nmirror (which measures replay speed), then `bench read`; or with --pending\nstart `serve`, whose projector applies them (which measures catch-up).", "database", "log")
 	var o bench.SeedOptions
 	fs.IntVar(&o.Contacts, "contacts", 100_000, "contacts")
 	fs.IntVar(&o.Conversations, "conversations", 200_000, "conversations")

@@ -9,15 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 
 	"github.com/buzzmirror/buzzmirror/config"
+	"github.com/buzzmirror/buzzmirror/internal/buildinfo"
 	"github.com/buzzmirror/buzzmirror/store"
 )
-
-// Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3";
-// otherwise the module version or VCS revision is shown.
-var Version = ""
 
 // Env is what a command may touch of the outside world.
 type Env struct {
@@ -48,29 +44,57 @@ var Commands = []Command{
 var ErrUsage = errors.New("usage")
 
 // newFlags returns a flag set that prints its usage to env.Stderr and carries
-// the configuration flags.
-func newFlags(env Env, name, usage string) (*flag.FlagSet, *config.Flags) {
+// the configuration flags of sections (see config.BindFlags).
+func newFlags(env Env, name, usage string, sections ...string) (*flag.FlagSet, *config.Flags) {
+	fs := plainFlags(env, name, usage)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: buzzmirror %s [flags]\n\n%s\n\nFlags (the configuration ones also settable as BUZZMIRROR_* or in the --config file):\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs, config.BindFlags(fs, sections...)
+}
+
+// plainFlags is a flag set without configuration flags.
+func plainFlags(env Env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: buzzmirror %s [flags]\n\n%s\n\nFlags (each also settable as BUZZMIRROR_* or in the --config file):\n", name, usage)
-		fs.PrintDefaults()
+		fmt.Fprintf(env.Stderr, "usage: buzzmirror %s [flags]\n\n%s\n", name, usage)
+		if hasFlags(fs) {
+			fmt.Fprintln(env.Stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
 	}
-	return fs, config.BindFlags(fs)
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parseArgs parses a command's flags: --help is flag.ErrHelp (exit 0), a
+// bad flag ErrUsage, both after the usage was printed.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return flag.ErrHelp
+		}
+		return ErrUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return ErrUsage
+	}
+	return nil
 }
 
 // parse parses flags and loads the configuration.
 func parse(env Env, fs *flag.FlagSet, cf *config.Flags) (config.Config, error) {
-	if err := fs.Parse(env.Args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return config.Config{}, flag.ErrHelp
-		}
-		return config.Config{}, ErrUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(env.Stderr, "unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return config.Config{}, ErrUsage
+	if err := parseArgs(fs, env.Args); err != nil {
+		return config.Config{}, err
 	}
 	return cf.Load(env.Getenv)
 }
@@ -116,32 +140,14 @@ func openStore(ctx context.Context, cfg config.Config, policy schemaPolicy, log 
 	return db, applied, nil
 }
 
-// PrintVersion prints the version.
+// PrintVersion prints the version, the commit and the build time.
 func PrintVersion(_ context.Context, env Env) error {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	if err := fs.Parse(env.Args); err != nil {
-		return ErrUsage
+	fs := plainFlags(env, "version", "Print the module version, the commit and the build time of this binary.")
+	if err := parseArgs(fs, env.Args); err != nil {
+		return err
 	}
-	fmt.Fprintln(env.Stdout, "buzzmirror", versionString())
+	fmt.Fprintln(env.Stdout, "buzzmirror", buildinfo.Read())
 	return nil
-}
-
-func versionString() string {
-	if Version != "" {
-		return Version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
-		}
-	}
-	return v
 }
 
 // OSEnv is the environment of the running process.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,13 +21,15 @@ import (
 
 // Send signs events and POSTs them to a webhook URL, printing each answer.
 func Send(ctx context.Context, env Env) error {
-	fs, cf := newFlags(env, "send", "Sign an event with the configured webhook secret and POST it. Without --file\nit sends a built-in sample of --type (or all eight types, in a sensible\norder, with --type all). Prints each answer; fails on any non-2xx answer.")
+	fs, cf := newFlags(env, "send", "Sign an event with the configured webhook secret and POST it. Without --file\nit sends a built-in sample of --type; with --type all, a short history: a\ncontact, a conversation resolved after a reply and a failed message, and a\nsecond conversation left open, awaiting a reply. Samples are dated a minute\napart, ending a minute ago. Prints each answer; fails on any non-2xx answer.",
+		"listen", "webhook.path", "webhook.secret")
 	url := fs.String("url", "", "webhook URL (default: http://<listen><webhook.path> from the configuration)")
 	typ := fs.String("type", "all", "sample to send: "+strings.Join(models.EventTypes, ", ")+", or all")
 	file := fs.String("file", "", "send this file's bytes as the body instead of a sample")
 	id := fs.String("id", "", "event id of the sample (default: random)")
 	contact := fs.String("contact", "cnt_demo_1", "contactId the samples use")
 	conversation := fs.String("conversation", "conv_demo_1", "conversationId the samples use")
+	waiting := fs.String("waiting", "conv_demo_2", "conversationId of the one --type all leaves awaiting a reply")
 	cfg, err := parse(env, fs, cf)
 	if err != nil {
 		return err
@@ -47,21 +50,23 @@ func Send(ctx context.Context, env Env) error {
 		}
 		bodies = append(bodies, b)
 	} else {
-		s := samples{contact: *contact, conversation: *conversation, at: time.Now().UTC()}
-		types := []string{*typ}
+		steps := []step{{*typ, *conversation}}
 		if *typ == "all" {
-			types = sampleOrder
-		} else if s.data(*typ) == nil {
+			steps = history(*conversation, *waiting)
+		} else if !slices.Contains(models.EventTypes, *typ) {
 			return fmt.Errorf("send: unknown --type %q (want %s or all)", *typ, strings.Join(models.EventTypes, ", "))
 		}
-		for i, t := range types {
+		// A minute apart, the last a minute ago: in the past, in order.
+		start := time.Now().UTC().Truncate(time.Second).Add(-time.Duration(len(steps)) * time.Minute)
+		s := samples{contact: *contact}
+		for i, st := range steps {
 			eventID := *id
 			if eventID == "" {
 				eventID = "evt_" + randomHex(8)
-			} else if len(types) > 1 {
+			} else if len(steps) > 1 {
 				eventID = fmt.Sprintf("%s_%d", *id, i+1)
 			}
-			bodies = append(bodies, s.event(eventID, t, i))
+			bodies = append(bodies, s.event(eventID, st, start.Add(time.Duration(i)*time.Minute)))
 		}
 	}
 
@@ -117,33 +122,38 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// sampleOrder is the order of a typical conversation, for --type all.
-var sampleOrder = []string{
-	models.TypeContactCreated, models.TypeConversationOpened, models.TypeMessageReceived,
-	models.TypeMessageSent, models.TypeMessageFailed, models.TypeWorkflowTriggered,
-	models.TypeContactUpdated, models.TypeConversationResolved,
+// step is one sample event: its type and conversation.
+type step struct{ typ, conversation string }
+
+// history is --type all: every type once in a typical conversation, then
+// a second one a customer opened and is waiting in.
+func history(conversation, waiting string) []step {
+	var out []step
+	for _, typ := range []string{
+		models.TypeContactCreated, models.TypeConversationOpened, models.TypeMessageReceived,
+		models.TypeMessageSent, models.TypeMessageFailed, models.TypeWorkflowTriggered,
+		models.TypeContactUpdated, models.TypeConversationResolved,
+	} {
+		out = append(out, step{typ, conversation})
+	}
+	return append(out, step{models.TypeConversationOpened, waiting}, step{models.TypeMessageReceived, waiting})
 }
 
-// samples builds realistic events around one contact and conversation.
-type samples struct {
-	contact, conversation string
-	at                    time.Time
-}
+// samples builds realistic events around one contact.
+type samples struct{ contact string }
 
-func (s samples) event(id, typ string, i int) []byte {
+func (s samples) event(id string, st step, at time.Time) []byte {
 	b, _ := json.Marshal(map[string]any{
-		"id": id, "type": typ,
-		// A second apart, so --type all reads in order in the mirror.
-		"createdAt": s.at.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano),
-		"data":      s.data(typ),
+		"id": id, "type": st.typ, "createdAt": at.Format(time.RFC3339Nano), "data": s.data(st),
 	})
 	return b
 }
 
-func (s samples) data(typ string) map[string]any {
+func (s samples) data(st step) map[string]any {
+	typ := st.typ
 	const phone = "+21612345678"
 	msg := func(extra map[string]any) map[string]any {
-		d := map[string]any{"messageId": "msg_" + randomHex(6), "conversationId": s.conversation,
+		d := map[string]any{"messageId": "msg_" + randomHex(6), "conversationId": st.conversation,
 			"contactId": s.contact, "channel": "whatsapp"}
 		for k, v := range extra {
 			d[k] = v
@@ -159,7 +169,7 @@ func (s samples) data(typ string) map[string]any {
 		return msg(map[string]any{"body": "Your cart is waiting for you", "to": phone,
 			"error": map[string]any{"code": 131026, "message": "Message undeliverable"}})
 	case models.TypeConversationOpened, models.TypeConversationResolved:
-		return map[string]any{"conversationId": s.conversation, "contactId": s.contact, "channel": "whatsapp"}
+		return map[string]any{"conversationId": st.conversation, "contactId": s.contact, "channel": "whatsapp"}
 	case models.TypeContactCreated:
 		return map[string]any{"contactId": s.contact, "phone": phone, "name": "Amira Ben Salah",
 			"email": "amira@example.com", "tags": []string{"vip", "newsletter"},
@@ -169,7 +179,7 @@ func (s samples) data(typ string) map[string]any {
 			"fields": map[string]any{"lastOrder": "#10511"}}
 	case models.TypeWorkflowTriggered:
 		return map[string]any{"workflowId": "wf_abandoned_cart", "runId": "run_" + randomHex(6),
-			"contactId": s.contact, "conversationId": s.conversation, "source": "automation"}
+			"contactId": s.contact, "conversationId": st.conversation, "source": "automation"}
 	}
 	return nil
 }

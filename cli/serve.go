@@ -14,13 +14,15 @@ import (
 
 	"github.com/buzzmirror/buzzmirror/api"
 	"github.com/buzzmirror/buzzmirror/config"
+	"github.com/buzzmirror/buzzmirror/internal/buildinfo"
 	"github.com/buzzmirror/buzzmirror/sync"
 )
 
 // Serve runs the service until ctx ends (SIGINT or SIGTERM), then shuts
 // down gracefully.
 func Serve(ctx context.Context, env Env) error {
-	fs, cf := newFlags(env, "serve", "Receive BuzzBip webhooks and serve the read API. Applies pending migrations\nfirst unless --no-migrate is given.")
+	fs, cf := newFlags(env, "serve", "Receive BuzzBip webhooks and serve the read API. Applies pending migrations\nfirst unless --no-migrate is given.",
+		"listen", "admin_listen", "max_connections", "shutdown_timeout", "database", "webhook", "api", "cors", "log")
 	noMigrate := fs.Bool("no-migrate", false, "refuse to start on an outdated schema instead of migrating it")
 	journalOnly := fs.Bool("journal-only", false, "benchmark baseline only: journal events and never apply them (run no projector; the database is then no mirror)")
 	cfg, err := parse(env, fs, cf)
@@ -62,10 +64,10 @@ func Serve(ctx context.Context, env Env) error {
 	})
 	journal = sync.NewJournal(db, log, sync.JournalOptions{Committed: projector.Wake})
 	defer journal.Close() // after the server stopped: commits what was queued
-	metrics = api.NewMetrics(api.MetricsSource{DB: db, Commits: journal.CommitStats})
+	metrics = api.NewMetrics(api.MetricsSource{DB: db, Commits: journal.CommitStats, QueueDepth: journal.QueueDepth})
 	router, err := api.New(api.Deps{
 		DB: db, Journal: journal, Verifier: verifier, Log: log, Metrics: metrics,
-	}, api.Options{WebhookPath: cfg.Webhook.Path, MaxBodyBytes: cfg.Webhook.MaxBodyBytes, BodyBudgetBytes: cfg.Webhook.BodyBudgetBytes,
+	}, api.Options{WebhookPath: cfg.Webhook.Path, CORSOrigins: cfg.Origins(), MaxBodyBytes: cfg.Webhook.MaxBodyBytes, BodyBudgetBytes: cfg.Webhook.BodyBudgetBytes,
 		Tokens: cfg.Tokens(), MetricsElsewhere: cfg.AdminListen != ""})
 	if err != nil {
 		return err
@@ -98,7 +100,7 @@ func Serve(ctx context.Context, env Env) error {
 		go func() { served <- s.serve() }()
 	}
 	log.Info("buzzmirror listening", "addr", servers[0].ln.Addr().String(), "admin", cfg.AdminListen, "driver", cfg.Database.Driver,
-		"webhook", cfg.Webhook.Path, "version", versionString())
+		"webhook", cfg.Webhook.Path, "version", buildinfo.Read().Version)
 
 	select {
 	case err := <-served:

@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +29,7 @@ type Config struct {
 	Database        Database      `yaml:"database"`
 	Webhook         Webhook       `yaml:"webhook"`
 	API             API           `yaml:"api"`
+	CORS            CORS          `yaml:"cors"`
 	Log             Log           `yaml:"log"`
 }
 
@@ -48,6 +51,11 @@ type Webhook struct {
 // API configures the read API.
 type API struct {
 	Tokens string `yaml:"tokens"` // comma-separated bearer tokens; empty leaves /v1 open
+}
+
+// CORS lets browser pages on other origins call the read API.
+type CORS struct {
+	Origins string `yaml:"origins"` // comma-separated origins such as https://dash.example.com; empty: none
 }
 
 // Log configures logging.
@@ -110,8 +118,18 @@ var settings = []setting{
 		return err
 	}, "bytes of bodies held at once beyond the first 64 KiB of each; past it a delivery is answered 503"},
 	{"api.tokens", func(c *Config, v string) error { c.API.Tokens = v; return nil }, "bearer tokens for /v1, comma-separated"},
+	{"cors.origins", func(c *Config, v string) error { c.CORS.Origins = v; return nil }, "origins whose pages may call /v1 from a browser, comma-separated (scheme://host[:port])"},
 	{"log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }, "debug, info, warn or error"},
 	{"log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }, "text or json"},
+}
+
+// Variables lists the environment variables that configure buzzmirror.
+func Variables() []string {
+	out := make([]string, len(settings))
+	for i, s := range settings {
+		out[i] = s.env()
+	}
+	return out
 }
 
 // Flags binds one flag per setting, plus --config, to a flag set.
@@ -121,12 +139,18 @@ type Flags struct {
 	values map[string]*string
 }
 
-// BindFlags adds the configuration flags to fs.
-func BindFlags(fs *flag.FlagSet) *Flags {
+// BindFlags adds --config and the flags of the settings in sections (a
+// section is a key's first part, such as database, or a whole key such as
+// listen) to fs: a command offers only the flags it reads. The file and
+// the environment may set every key.
+func BindFlags(fs *flag.FlagSet, sections ...string) *Flags {
 	f := &Flags{fs: fs, values: map[string]*string{}}
 	f.path = fs.String("config", "", "YAML configuration file")
 	for _, s := range settings {
-		f.values[s.key] = fs.String(s.flag(), "", s.help+" ("+s.env()+")")
+		section, _, _ := strings.Cut(s.key, ".")
+		if slices.Contains(sections, section) || slices.Contains(sections, s.key) {
+			f.values[s.key] = fs.String(s.flag(), "", s.help+" ("+s.env()+")")
+		}
 	}
 	return f
 }
@@ -150,7 +174,7 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 	var err error
 	f.fs.Visit(func(fl *flag.Flag) {
 		for _, s := range settings {
-			if fl.Name == s.flag() && err == nil {
+			if f.values[s.key] != nil && fl.Name == s.flag() && err == nil {
 				if e := s.set(&c, *f.values[s.key]); e != nil {
 					err = fmt.Errorf("config: --%s=%q: %w", fl.Name, fl.Value, e)
 				}
@@ -220,6 +244,11 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.API.Tokens) != "" && len(c.Tokens()) == 0 {
 		return errors.New("config: api.tokens holds no token (only commas and spaces): set tokens, or leave it empty to leave /v1 open")
 	}
+	for _, o := range c.Origins() {
+		if err := checkOrigin(o); err != nil {
+			return fmt.Errorf("config: cors.origins %q: %w", o, err)
+		}
+	}
 	if _, err := c.LogLevel(); err != nil {
 		return err
 	}
@@ -255,6 +284,23 @@ func (c Config) Secrets() []string { return splitList(c.Webhook.Secret) }
 
 // Tokens lists the API bearer tokens.
 func (c Config) Tokens() []string { return splitList(c.API.Tokens) }
+
+// Origins lists the CORS origins.
+func (c Config) Origins() []string { return splitList(c.CORS.Origins) }
+
+// checkOrigin accepts an origin as a browser sends it: scheme, host and
+// port, nothing more; or * for any origin.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("want scheme://host[:port], such as https://dash.example.com, without a path or a trailing /")
+	}
+	return nil
+}
 
 // LogLevel parses log.level.
 func (c Config) LogLevel() (slog.Level, error) {

@@ -12,7 +12,11 @@ import (
 func load(t *testing.T, file string, env map[string]string, args ...string) (Config, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	f := BindFlags(fs)
+	var keys []string
+	for _, s := range settings {
+		keys = append(keys, s.key)
+	}
+	f := BindFlags(fs, keys...)
 	if file != "" {
 		path := filepath.Join(t.TempDir(), "config.yaml")
 		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
@@ -41,6 +45,10 @@ func TestPrecedence(t *testing.T) {
 			func(c Config) bool { return c.Listen == "127.0.0.1:1" && c.Webhook.MaxBodyBytes == 20 }},
 		{"FlagOverEnv", map[string]string{"BUZZMIRROR_LISTEN": "127.0.0.1:1"}, []string{"--listen", "127.0.0.1:2"},
 			func(c Config) bool { return c.Listen == "127.0.0.1:2" }},
+		{"CORSOrigins", map[string]string{"BUZZMIRROR_CORS_ORIGINS": "https://dash.example.com, http://localhost:3000"}, nil,
+			func(c Config) bool {
+				return strings.Join(c.Origins(), "|") == "https://dash.example.com|http://localhost:3000"
+			}},
 		{"SecretsSplit", map[string]string{"BUZZMIRROR_WEBHOOK_SECRET": " a , b,, "}, nil,
 			func(c Config) bool { return strings.Join(c.Secrets(), "|") == "a|b" }},
 	}
@@ -111,5 +119,23 @@ func TestExampleFileDocumentsEveryKey(t *testing.T) {
 	}
 	if _, err := load(t, string(b), nil); err != nil {
 		t.Errorf("config.example.yaml does not load: %v", err)
+	}
+}
+
+func TestCORSOriginsAreOrigins(t *testing.T) {
+	for _, bad := range []string{"dash.example.com", "https://dash.example.com/", "https://dash.example.com/app", "ftp://x", "https://"} {
+		if _, err := load(t, "", map[string]string{"BUZZMIRROR_CORS_ORIGINS": bad}); err == nil || !strings.Contains(err.Error(), "cors.origins") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestFlagsOfASection(t *testing.T) {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	BindFlags(fs, "listen", "webhook.secret")
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if strings.Join(names, ",") != "config,listen,webhook-secret" {
+		t.Errorf("flags %v", names)
 	}
 }

@@ -184,8 +184,8 @@ func TestServeSendRebuild(t *testing.T) {
 				"BUZZMIRROR_WEBHOOK_SECRET=e2e-secret, rotated-secret")
 
 			out := s.run(t, "send", "--type", "all", "--id", "evt_e2e")
-			if got := strings.Count(out, `{"status":"accepted"}`); got != 8 {
-				t.Fatalf("send: %d accepted, want 8:\n%s", got, out)
+			if got := strings.Count(out, `{"status":"accepted"}`); got != 10 {
+				t.Fatalf("send: %d accepted, want 10:\n%s", got, out)
 			}
 			out = s.run(t, "send", "--type", "contact.updated", "--id", "evt_e2e_7")
 			if !strings.Contains(out, `{"status":"duplicate"}`) {
@@ -206,23 +206,26 @@ func TestServeSendRebuild(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if st, err := db.Stats(context.Background()); err != nil || st.Events[models.EventApplied] != 8 {
-				t.Fatalf("journal: %+v, %v; want 8 applied events", st, err)
+			if st, err := db.Stats(context.Background()); err != nil || st.Events[models.EventApplied] != 10 {
+				t.Fatalf("journal: %+v, %v; want 10 applied events", st, err)
 			}
 			before, err := db.Snapshot(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(before.Contacts) != 1 || len(before.Conversations) != 1 || len(before.Messages) != 3 || len(before.WorkflowRuns) != 1 {
+			if len(before.Contacts) != 1 || len(before.Conversations) != 2 || len(before.Messages) != 4 || len(before.WorkflowRuns) != 1 {
 				t.Fatalf("mirror: %d contacts, %d conversations, %d messages, %d runs",
 					len(before.Contacts), len(before.Conversations), len(before.Messages), len(before.WorkflowRuns))
 			}
-			if c := before.Conversations[0]; c.Status != "resolved" || c.MessageCount != 3 {
-				t.Errorf("conversation: %+v", c)
+			for _, c := range before.Conversations {
+				if (c.ID == "conv_demo_1") != (c.Status == "resolved" && c.MessageCount == 3 && !c.AwaitingReply) ||
+					(c.ID == "conv_demo_2") != (c.Status == "open" && c.MessageCount == 1 && c.AwaitingReply) {
+					t.Errorf("conversation: %+v", c)
+				}
 			}
 
 			out = s.run(t, "rebuild")
-			if !strings.Contains(out, "rebuilt from 8 events (8 applied, 0 ignored, 0 failed, 0 erased; 0 rows removed)") {
+			if !strings.Contains(out, "rebuilt from 10 events (10 applied, 0 ignored, 0 failed, 0 erased; 0 rows removed)") {
 				t.Errorf("rebuild: %s", out)
 			}
 			if out := s.run(t, "migrate"); !strings.Contains(out, "up to date") {

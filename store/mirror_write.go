@@ -271,8 +271,10 @@ func (m Mirror) PutWorkflowRuns(rows []*models.WorkflowRun) error {
 
 // Aggregate is what a conversation's stored messages add up to.
 type Aggregate struct {
-	Count         int64
-	LastMessageAt *models.Time
+	Count          int64
+	LastMessageAt  *models.Time
+	LastInboundAt  *models.Time
+	LastOutboundAt *models.Time
 }
 
 // MessageAggregates sums up the stored messages of each conversation in
@@ -288,7 +290,7 @@ func (m Mirror) MessageAggregates(ids []string) (map[string]Aggregate, error) {
 		err := m.tx.query(m.tx.texts.text(m.set.aggregates, n), args, func(scan func(...any) error) error {
 			var id string
 			var a Aggregate
-			if err := scan(&id, &a.Count, &a.LastMessageAt); err != nil {
+			if err := scan(&id, &a.Count, &a.LastMessageAt, &a.LastInboundAt, &a.LastOutboundAt); err != nil {
 				return err
 			}
 			out[id] = a

@@ -5,11 +5,18 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/buzzmirror/buzzmirror/models"
 )
 
+// A list is a filter (a function that narrows a query), an order and a
+// page; List runs one page of it, Export every matching row, a page at a
+// time, in one snapshot.
+
 // ContactFilter narrows a contact list; zero fields do not filter.
 type ContactFilter struct {
+	IDs          []string // exactly these
 	Phone        string   // compared after NormalizePhone on both sides
 	Email        string   // case-insensitive
 	Tags         []string // all must match
@@ -19,9 +26,22 @@ type ContactFilter struct {
 
 var byUpdated = order{column: "updated_at", desc: true}
 
-// Contacts lists contacts, newest updatedAt first.
-func (db *DB) Contacts(ctx context.Context, f ContactFilter, p Page) ([]models.Contact, bool, error) {
-	q := db.mirrorRows(ctx, &models.Contact{})
+// The sort keys of the lists: a row's position, for the next page's cursor.
+func ContactKey(c *models.Contact) Key { return Key{At: models.FormatTime(c.UpdatedAt.Time), ID: c.ID} }
+func ConversationKey(c *models.Conversation) Key {
+	return Key{At: models.FormatTime(c.UpdatedAt.Time), ID: c.ID}
+}
+func MessageKey(m *models.Message) Key { return Key{At: models.FormatTime(m.UpdatedAt.Time), ID: m.ID} }
+func MessageCreatedKey(m *models.Message) Key {
+	return Key{At: models.FormatTime(m.CreatedAt.Time), ID: m.ID}
+}
+func WorkflowRunKey(r *models.WorkflowRun) Key {
+	return Key{At: models.FormatTime(r.TriggeredAt.Time), ID: r.ID}
+}
+func EventKey(e *models.Event) Key { return Key{At: models.FormatTime(e.ReceivedAt.Time), ID: e.ID} }
+
+func (f ContactFilter) apply(q *gorm.DB) *gorm.DB {
+	q = byIDs(q, f.IDs)
 	if f.Phone != "" {
 		q = q.Where("phone_norm = ?", f.Phone)
 	}
@@ -37,7 +57,26 @@ func (db *DB) Contacts(ctx context.Context, f ContactFilter, p Page) ([]models.C
 	if f.UpdatedSince != nil {
 		q = q.Where("updated_at >= ?", models.NewTime(*f.UpdatedSince))
 	}
-	return list[models.Contact](q, byUpdated, p, "contacts")
+	return q
+}
+
+// byIDs narrows q to rows with the given ids, when there are any.
+func byIDs(q *gorm.DB, ids []string) *gorm.DB {
+	if len(ids) == 0 {
+		return q
+	}
+	return q.Where("id IN ?", ids)
+}
+
+// Contacts lists contacts, newest updatedAt first.
+func (db *DB) Contacts(ctx context.Context, f ContactFilter, p Page) ([]models.Contact, bool, error) {
+	return list[models.Contact](f.apply(db.mirrorRows(ctx, &models.Contact{})), byUpdated, p, "contacts")
+}
+
+// ExportContacts hands fn every contact f matches, in the list's order, a
+// page at a time, all read in one snapshot.
+func (db *DB) ExportContacts(ctx context.Context, f ContactFilter, fn func(context.Context, []models.Contact) error) error {
+	return export(ctx, db, &models.Contact{}, f.apply, byUpdated, ContactKey, "contacts", fn)
 }
 
 // Contact reads one contact.
@@ -45,19 +84,37 @@ func (db *DB) Contact(ctx context.Context, id string) (*models.Contact, error) {
 	return get[models.Contact](ctx, db, id, "contact")
 }
 
-// ConversationFilter narrows a conversation list.
-type ConversationFilter struct {
-	Status       string
-	ContactID    string
-	Channel      string
-	UpdatedSince *time.Time
+// ContactsByID reads the contacts with the given ids, by id; those that
+// do not exist are absent.
+func (db *DB) ContactsByID(ctx context.Context, ids []string) (map[string]*models.Contact, error) {
+	out := make(map[string]*models.Contact, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, _, err := list[models.Contact](byIDs(db.mirrorRows(ctx, &models.Contact{}), ids), byUpdated, Page{Limit: len(ids)}, "contacts")
+	for i := range rows {
+		out[rows[i].ID] = &rows[i]
+	}
+	return out, err
 }
 
-// Conversations lists conversations, newest updatedAt first.
-func (db *DB) Conversations(ctx context.Context, f ConversationFilter, p Page) ([]models.Conversation, bool, error) {
-	q := db.mirrorRows(ctx, &models.Conversation{})
+// ConversationFilter narrows a conversation list.
+type ConversationFilter struct {
+	IDs           []string
+	Status        string
+	AwaitingReply *bool
+	ContactID     string
+	Channel       string
+	UpdatedSince  *time.Time
+}
+
+func (f ConversationFilter) apply(q *gorm.DB) *gorm.DB {
+	q = byIDs(q, f.IDs)
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
+	}
+	if f.AwaitingReply != nil {
+		q = q.Where("awaiting_reply = ?", *f.AwaitingReply)
 	}
 	if f.ContactID != "" {
 		q = q.Where("contact_id = ?", f.ContactID)
@@ -68,7 +125,17 @@ func (db *DB) Conversations(ctx context.Context, f ConversationFilter, p Page) (
 	if f.UpdatedSince != nil {
 		q = q.Where("updated_at >= ?", models.NewTime(*f.UpdatedSince))
 	}
-	return list[models.Conversation](q, byUpdated, p, "conversations")
+	return q
+}
+
+// Conversations lists conversations, newest updatedAt first.
+func (db *DB) Conversations(ctx context.Context, f ConversationFilter, p Page) ([]models.Conversation, bool, error) {
+	return list[models.Conversation](f.apply(db.mirrorRows(ctx, &models.Conversation{})), byUpdated, p, "conversations")
+}
+
+// ExportConversations is ExportContacts for conversations.
+func (db *DB) ExportConversations(ctx context.Context, f ConversationFilter, fn func(context.Context, []models.Conversation) error) error {
+	return export(ctx, db, &models.Conversation{}, f.apply, byUpdated, ConversationKey, "conversations", fn)
 }
 
 // Conversation reads one conversation.
@@ -79,24 +146,29 @@ func (db *DB) Conversation(ctx context.Context, id string) (*models.Conversation
 // MessageFilter narrows a message list. Since is inclusive, Until exclusive,
 // both on the message's createdAt.
 type MessageFilter struct {
+	IDs            []string
 	Status         string
 	Direction      string
 	Channel        string
 	ConversationID string
 	ContactID      string
+	ErrorCode      string // exact
+	Q              string // case-insensitive substring of the body
 	Since, Until   *time.Time
 }
 
-// Messages lists messages, newest updatedAt first.
-func (db *DB) Messages(ctx context.Context, f MessageFilter, p Page) ([]models.Message, bool, error) {
-	q := db.mirrorRows(ctx, &models.Message{})
+func (f MessageFilter) apply(q *gorm.DB) *gorm.DB {
+	q = byIDs(q, f.IDs)
 	for _, eq := range [][2]string{
 		{"status", f.Status}, {"direction", f.Direction}, {"channel", f.Channel},
-		{"conversation_id", f.ConversationID}, {"contact_id", f.ContactID},
+		{"conversation_id", f.ConversationID}, {"contact_id", f.ContactID}, {"error_code", f.ErrorCode},
 	} {
 		if eq[1] != "" {
 			q = q.Where(eq[0]+" = ?", eq[1])
 		}
+	}
+	if f.Q != "" {
+		q = q.Where(`search LIKE ? ESCAPE '\'`, likeContains(strings.ToLower(f.Q)))
 	}
 	if f.Since != nil {
 		q = q.Where("created_at >= ?", models.NewTime(*f.Since))
@@ -104,13 +176,34 @@ func (db *DB) Messages(ctx context.Context, f MessageFilter, p Page) ([]models.M
 	if f.Until != nil {
 		q = q.Where("created_at < ?", models.NewTime(*f.Until))
 	}
-	return list[models.Message](q, byUpdated, p, "messages")
+	return q
 }
 
+// Messages lists messages, newest updatedAt first.
+func (db *DB) Messages(ctx context.Context, f MessageFilter, p Page) ([]models.Message, bool, error) {
+	return list[models.Message](f.apply(db.mirrorRows(ctx, &models.Message{})), byUpdated, p, "messages")
+}
+
+// ExportMessages is ExportContacts for messages.
+func (db *DB) ExportMessages(ctx context.Context, f MessageFilter, fn func(context.Context, []models.Message) error) error {
+	return export(ctx, db, &models.Message{}, f.apply, byUpdated, MessageKey, "messages", fn)
+}
+
+// byCreated is a conversation's messages' order: oldest first.
+var byCreated = order{column: "created_at"}
+
 // ConversationMessages lists a conversation's messages, oldest first.
-func (db *DB) ConversationMessages(ctx context.Context, conversationID string, p Page) ([]models.Message, bool, error) {
-	q := db.mirrorRows(ctx, &models.Message{}).Where("conversation_id = ?", conversationID)
-	return list[models.Message](q, order{column: "created_at"}, p, "conversation messages")
+func (db *DB) ConversationMessages(ctx context.Context, conversationID string, ids []string, p Page) ([]models.Message, bool, error) {
+	return list[models.Message](conversationMessages(conversationID, ids)(db.mirrorRows(ctx, &models.Message{})), byCreated, p, "conversation messages")
+}
+
+// ExportConversationMessages is ExportContacts for a conversation's messages.
+func (db *DB) ExportConversationMessages(ctx context.Context, conversationID string, ids []string, fn func(context.Context, []models.Message) error) error {
+	return export(ctx, db, &models.Message{}, conversationMessages(conversationID, ids), byCreated, MessageCreatedKey, "conversation messages", fn)
+}
+
+func conversationMessages(conversationID string, ids []string) func(*gorm.DB) *gorm.DB {
+	return func(q *gorm.DB) *gorm.DB { return byIDs(q.Where("conversation_id = ?", conversationID), ids) }
 }
 
 // Message reads one message.
@@ -120,34 +213,47 @@ func (db *DB) Message(ctx context.Context, id string) (*models.Message, error) {
 
 // WorkflowRunFilter narrows a workflow run list.
 type WorkflowRunFilter struct {
+	IDs        []string
 	WorkflowID string
 	ContactID  string
 }
 
-// WorkflowRuns lists runs, newest triggeredAt first.
-func (db *DB) WorkflowRuns(ctx context.Context, f WorkflowRunFilter, p Page) ([]models.WorkflowRun, bool, error) {
-	q := db.mirrorRows(ctx, &models.WorkflowRun{})
+var byTriggered = order{column: "triggered_at", desc: true}
+
+func (f WorkflowRunFilter) apply(q *gorm.DB) *gorm.DB {
+	q = byIDs(q, f.IDs)
 	if f.WorkflowID != "" {
 		q = q.Where("workflow_id = ?", f.WorkflowID)
 	}
 	if f.ContactID != "" {
 		q = q.Where("contact_id = ?", f.ContactID)
 	}
-	return list[models.WorkflowRun](q, order{column: "triggered_at", desc: true}, p, "workflow runs")
+	return q
+}
+
+// WorkflowRuns lists runs, newest triggeredAt first.
+func (db *DB) WorkflowRuns(ctx context.Context, f WorkflowRunFilter, p Page) ([]models.WorkflowRun, bool, error) {
+	return list[models.WorkflowRun](f.apply(db.mirrorRows(ctx, &models.WorkflowRun{})), byTriggered, p, "workflow runs")
+}
+
+// ExportWorkflowRuns is ExportContacts for workflow runs.
+func (db *DB) ExportWorkflowRuns(ctx context.Context, f WorkflowRunFilter, fn func(context.Context, []models.WorkflowRun) error) error {
+	return export(ctx, db, &models.WorkflowRun{}, f.apply, byTriggered, WorkflowRunKey, "workflow runs", fn)
 }
 
 // EventFilter narrows the journal listing. Since is inclusive, on the
 // event's createdAt.
 type EventFilter struct {
+	IDs    []string
 	Type   string
 	Status string
 	Since  *time.Time
 }
 
-// Events lists journaled events without their payloads, newest receivedAt
-// first.
-func (db *DB) Events(ctx context.Context, f EventFilter, p Page) ([]models.Event, bool, error) {
-	q := db.read.WithContext(ctx).Model(&models.Event{}).Omit("payload")
+var byReceived = order{column: "received_at", desc: true}
+
+func (f EventFilter) apply(q *gorm.DB) *gorm.DB {
+	q = byIDs(q.Omit("payload"), f.IDs)
 	if f.Type != "" {
 		q = q.Where("type = ?", f.Type)
 	}
@@ -157,7 +263,18 @@ func (db *DB) Events(ctx context.Context, f EventFilter, p Page) ([]models.Event
 	if f.Since != nil {
 		q = q.Where("created_at >= ?", models.NewTime(*f.Since))
 	}
-	return list[models.Event](q, order{column: "received_at", desc: true}, p, "events")
+	return q
+}
+
+// Events lists journaled events without their payloads, newest receivedAt
+// first.
+func (db *DB) Events(ctx context.Context, f EventFilter, p Page) ([]models.Event, bool, error) {
+	return list[models.Event](f.apply(db.read.WithContext(ctx).Model(&models.Event{})), byReceived, p, "events")
+}
+
+// ExportEvents is ExportContacts for the journal (without payloads).
+func (db *DB) ExportEvents(ctx context.Context, f EventFilter, fn func(context.Context, []models.Event) error) error {
+	return export(ctx, db, &models.Event{}, f.apply, byReceived, EventKey, "events", fn)
 }
 
 // Event reads one journaled event with its payload.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"strings"
 	"text/template"
 
 	"gorm.io/gorm"
@@ -23,38 +22,26 @@ var mirrorTemplates embed.FS
 // dropped.
 const retiredPrefix = "retired_"
 
-// mirrorDDL is the statements that create a whole mirror whose tables
-// carry prefix and whose indexes carry suffix. (Index names are global to
-// the database, and a swapped-in table keeps its indexes' names.)
-func mirrorDDL(driver, prefix, suffix string) ([]string, error) {
+// mirrorDDL is the script that creates a whole mirror whose tables carry
+// prefix and whose indexes carry suffix. (Index names are global to the
+// database, and a swapped-in table keeps its indexes' names.)
+func mirrorDDL(driver, prefix, suffix string) (string, error) {
 	src, err := mirrorTemplates.ReadFile("mirror/" + driver + ".sql")
 	if err != nil {
-		return nil, fmt.Errorf("store: mirror schema for %s: %w", driver, err)
+		return "", fmt.Errorf("store: mirror schema for %s: %w", driver, err)
 	}
 	tmpl, err := template.New(driver).Funcs(template.FuncMap{
 		"T": func(name string) string { return prefix + name },
 		"I": func(name string) string { return name + suffix },
 	}).Parse(string(src))
 	if err != nil {
-		return nil, fmt.Errorf("store: mirror schema for %s: %w", driver, err)
+		return "", fmt.Errorf("store: mirror schema for %s: %w", driver, err)
 	}
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, nil); err != nil {
-		return nil, err
+		return "", err
 	}
-	var stmts []string
-	for _, s := range strings.Split(b.String(), ";\n") {
-		var lines []string
-		for _, line := range strings.Split(s, "\n") {
-			if !strings.HasPrefix(strings.TrimSpace(line), "--") {
-				lines = append(lines, line)
-			}
-		}
-		if s := strings.TrimSpace(strings.Join(lines, "\n")); s != "" {
-			stmts = append(stmts, s)
-		}
-	}
-	return stmts, nil
+	return b.String(), nil
 }
 
 // CreateShadow makes an empty shadow mirror, dropping what an earlier
@@ -68,15 +55,13 @@ func (db *DB) CreateShadow(ctx context.Context) (int64, error) {
 		return 0, unavailable(fmt.Errorf("store: read mirror generation: %w", err))
 	}
 	gen++
-	stmts, err := mirrorDDL(db.driver, shadowPrefix, fmt.Sprintf("_g%d", gen))
+	script, err := mirrorDDL(db.driver, shadowPrefix, fmt.Sprintf("_g%d", gen))
 	if err != nil {
 		return 0, err
 	}
 	err = db.write.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		for _, s := range stmts {
-			if err := g.Exec(s).Error; err != nil {
-				return fmt.Errorf("store: create shadow mirror: %w", err)
-			}
+		if err := g.Exec(script).Error; err != nil {
+			return fmt.Errorf("store: create shadow mirror: %w", err)
 		}
 		return nil
 	})

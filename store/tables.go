@@ -156,17 +156,20 @@ func newTableSet(prefix string, slot0 int) *tableSet {
 	s.conversations = (&table[models.Conversation]{
 		name: prefix + "conversations", kind: KindConversation, slot: slot0 + conversationsSlot,
 		columns: []string{"id", "contact_id", "channel", "status", "opened_at", "resolved_at", "last_message_at", "message_count",
-			"versions", "created_at", "updated_at", "synced_at", "seq"},
-		keys:  []string{"contact_id", "updated_at"},
-		keyOf: func(c *models.Conversation) []any { return []any{orNull(c.ContactID), timeValue(c.UpdatedAt)} },
+			"versions", "created_at", "updated_at", "synced_at", "seq", "last_inbound_at", "last_outbound_at", "awaiting_reply"},
+		keys: []string{"contact_id", "updated_at", "awaiting_reply"},
+		keyOf: func(c *models.Conversation) []any {
+			return []any{orNull(c.ContactID), timeValue(c.UpdatedAt), c.AwaitingReply}
+		},
 		values: func(c *models.Conversation, dst []any) []any {
 			return append(dst, c.ID, orNull(c.ContactID), orNull(c.Channel), c.Status,
 				optTime(c.OpenedAt), optTime(c.ResolvedAt), optTime(c.LastMessageAt), c.MessageCount,
-				c.Versions.Encode(), timeValue(c.CreatedAt), timeValue(c.UpdatedAt), timeValue(c.SyncedAt), c.Seq)
+				c.Versions.Encode(), timeValue(c.CreatedAt), timeValue(c.UpdatedAt), timeValue(c.SyncedAt), c.Seq,
+				optTime(c.LastInboundAt), optTime(c.LastOutboundAt), c.AwaitingReply)
 		},
 		fields: func(c *models.Conversation) []any {
 			return []any{&c.ID, &c.ContactID, &c.Channel, &c.Status, &c.OpenedAt, &c.ResolvedAt, &c.LastMessageAt, &c.MessageCount,
-				&c.Versions, &c.CreatedAt, &c.UpdatedAt, &c.SyncedAt, &c.Seq}
+				&c.Versions, &c.CreatedAt, &c.UpdatedAt, &c.SyncedAt, &c.Seq, &c.LastInboundAt, &c.LastOutboundAt, &c.AwaitingReply}
 		},
 		id:    func(c *models.Conversation) string { return c.ID },
 		stamp: func(c *models.Conversation) *stamp { return &stamp{&c.SyncedAt, &c.Seq} },
@@ -174,19 +177,20 @@ func newTableSet(prefix string, slot0 int) *tableSet {
 	s.messages = (&table[models.Message]{
 		name: prefix + "messages", kind: KindMessage, slot: slot0 + messagesSlot,
 		columns: []string{"id", "conversation_id", "contact_id", "channel", "direction", "status", "body", "from_addr", "to_addr", "error",
-			"versions", "created_at", "updated_at", "synced_at", "seq"},
-		keys: []string{"conversation_id", "contact_id", "created_at", "updated_at"},
+			"versions", "created_at", "updated_at", "synced_at", "seq", "inbound_at", "outbound_at", "error_code", "search"},
+		keys: []string{"conversation_id", "contact_id", "created_at", "updated_at", "error_code"},
 		keyOf: func(m *models.Message) []any {
-			return []any{m.ConversationID, orNull(m.ContactID), timeValue(m.CreatedAt), timeValue(m.UpdatedAt)}
+			return []any{m.ConversationID, orNull(m.ContactID), timeValue(m.CreatedAt), timeValue(m.UpdatedAt), orNull(m.ErrorCode)}
 		},
 		values: func(m *models.Message, dst []any) []any {
 			return append(dst, m.ID, m.ConversationID, orNull(m.ContactID), orNull(m.Channel), m.Direction, m.Status,
 				orNull(m.Body), orNull(m.From), orNull(m.To), jsonOrNull(m.Error),
-				m.Versions.Encode(), timeValue(m.CreatedAt), timeValue(m.UpdatedAt), timeValue(m.SyncedAt), m.Seq)
+				m.Versions.Encode(), timeValue(m.CreatedAt), timeValue(m.UpdatedAt), timeValue(m.SyncedAt), m.Seq,
+				optTime(m.InboundAt), optTime(m.OutboundAt), orNull(m.ErrorCode), orNull(m.Search))
 		},
 		fields: func(m *models.Message) []any {
 			return []any{&m.ID, &m.ConversationID, &m.ContactID, &m.Channel, &m.Direction, &m.Status, &m.Body, &m.From, &m.To, &m.Error,
-				&m.Versions, &m.CreatedAt, &m.UpdatedAt, &m.SyncedAt, &m.Seq}
+				&m.Versions, &m.CreatedAt, &m.UpdatedAt, &m.SyncedAt, &m.Seq, &m.InboundAt, &m.OutboundAt, &m.ErrorCode, &m.Search}
 		},
 		id:    func(m *models.Message) string { return m.ID },
 		stamp: func(m *models.Message) *stamp { return &stamp{&m.SyncedAt, &m.Seq} },
@@ -211,7 +215,8 @@ func newTableSet(prefix string, slot0 int) *tableSet {
 	s.clearTags = &shape{head: "DELETE FROM " + s.contactTags + " WHERE contact_id IN (", tail: ")"}
 	s.insertTags = &shape{head: "INSERT INTO " + s.contactTags + " (contact_id, tag) VALUES ", width: 2}
 	s.aggregates = &shape{
-		head: "SELECT conversation_id, COUNT(*), MAX(created_at) FROM " + s.messages.name + " WHERE conversation_id IN (",
+		head: "SELECT conversation_id, COUNT(*), MAX(created_at), MAX(inbound_at), MAX(outbound_at) FROM " + s.messages.name +
+			" WHERE conversation_id IN (",
 		tail: ") GROUP BY conversation_id",
 	}
 	return s

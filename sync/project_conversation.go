@@ -79,6 +79,8 @@ func finishConversation(c *models.Conversation) {
 	if c.LastMessageAt != nil && c.LastMessageAt.After(c.UpdatedAt.Time) {
 		c.UpdatedAt = *c.LastMessageAt
 	}
+	c.AwaitingReply = c.Status == models.ConversationOpen && c.LastInboundAt != nil &&
+		(c.LastOutboundAt == nil || c.LastOutboundAt.Before(c.LastInboundAt.Time))
 }
 
 // registerTime is the time of the event that holds register key, or nil.
@@ -117,10 +119,11 @@ func (w *work) sumUp() error {
 
 // setSums gives c the sums of its messages and reports whether they changed.
 func setSums(c *models.Conversation, s store.Aggregate) bool {
-	if c.MessageCount == s.Count && sameTime(c.LastMessageAt, s.LastMessageAt) {
+	if c.MessageCount == s.Count && sameTime(c.LastMessageAt, s.LastMessageAt) &&
+		sameTime(c.LastInboundAt, s.LastInboundAt) && sameTime(c.LastOutboundAt, s.LastOutboundAt) {
 		return false
 	}
-	c.MessageCount, c.LastMessageAt = s.Count, s.LastMessageAt
+	c.MessageCount, c.LastMessageAt, c.LastInboundAt, c.LastOutboundAt = s.Count, s.LastMessageAt, s.LastInboundAt, s.LastOutboundAt
 	return true
 }
 

@@ -3,6 +3,8 @@ package sync
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
 )
@@ -31,7 +33,23 @@ func (w *work) applyMessage(ev *Event) error {
 	changed := named(&m.CreatedAt, ev.CreatedAt)
 	counted := changed // createdAt moves its conversation's lastMessageAt
 	if m.Versions.Claim("status", v) {
-		m.Status, changed = messageStatus[ev.Type], true
+		// error belongs to the newest event, shown while that one failed.
+		m.Status, m.Error, changed = messageStatus[ev.Type], nil, true
+		if d.Error != nil {
+			if m.Error, err = json.Marshal(d.Error); err != nil {
+				return fmt.Errorf("sync: encode message error: %w", err)
+			}
+		}
+	}
+	switch ev.Type { // the conversation's lastInboundAt and lastOutboundAt are maxima of these
+	case models.TypeMessageReceived:
+		if later(&m.InboundAt, ev.CreatedAt) {
+			changed, counted = true, true
+		}
+	case models.TypeMessageSent:
+		if later(&m.OutboundAt, ev.CreatedAt) {
+			changed, counted = true, true
+		}
 	}
 	if ev.Type == models.TypeMessageReceived && m.Direction != models.DirectionInbound {
 		m.Direction, changed = models.DirectionInbound, true
@@ -45,12 +63,6 @@ func (w *work) applyMessage(ev *Event) error {
 	changed = setOpt(m.Versions, "body", v, d.Body, &m.Body) || changed
 	changed = setOpt(m.Versions, "from", v, d.From, &m.From) || changed
 	changed = setOpt(m.Versions, "to", v, d.To, &m.To) || changed
-	if d.Error != nil && m.Versions.Claim("error", v) {
-		if m.Error, err = json.Marshal(d.Error); err != nil {
-			return fmt.Errorf("sync: encode message error: %w", err)
-		}
-		changed = true
-	}
 	e.dirty = e.dirty || changed
 	if isNew || counted {
 		w.recount[m.ConversationID] = true
@@ -81,10 +93,32 @@ func (w *work) applyMessage(ev *Event) error {
 	return nil
 }
 
+// later raises *at to t when t is later, and says whether it did.
+func later(at **models.Time, t time.Time) bool {
+	if *at != nil && !t.After((*at).Time) {
+		return false
+	}
+	nt := models.NewTime(t)
+	*at = &nt
+	return true
+}
+
 // finishMessage derives the columns that follow from the registers.
 func finishMessage(m *models.Message) {
 	m.UpdatedAt = m.CreatedAt
 	if t, ok := newestTime(m.Versions); ok {
 		m.UpdatedAt = models.NewTime(t)
+	}
+	m.ErrorCode = nil
+	if m.Error != nil {
+		var e MessageError
+		if json.Unmarshal(m.Error, &e) == nil {
+			m.ErrorCode = e.Code
+		}
+	}
+	m.Search = nil
+	if m.Body != nil {
+		s := strings.ToLower(*m.Body)
+		m.Search = &s
 	}
 }

@@ -172,6 +172,30 @@ func TestRules(t *testing.T) {
 			msg("e3", "message.failed", t3, obj{"error": obj{"code": "E3", "message": "c"}}),
 			msg("e2", "message.sent", t2, nil),
 		}, map[string]string{"message/msg_1/Error": `{"code":"E3","message":"c"}`, "message/msg_1/Status": "failed"}},
+		{"ErrorOnlyWhileFailed", [][]byte{
+			msg("e1", "message.failed", t1, obj{"error": obj{"code": "E1", "message": "a"}}),
+			msg("e2", "message.sent", t2, nil),
+		}, map[string]string{"message/msg_1/Error": "null", "message/msg_1/Status": "sent", "message/msg_1/ErrorCode": "null"}},
+		{"ErrorCodeFiltered", [][]byte{
+			msg("e1", "message.failed", t1, obj{"error": obj{"code": 131026, "message": "a"}}),
+		}, map[string]string{"message/msg_1/ErrorCode": "131026"}},
+		{"AwaitingReply", [][]byte{
+			msg("e1", "message.sent", t1, obj{"messageId": "msg_out"}),
+			msg("e2", "message.received", t2, obj{"messageId": "msg_in"}),
+		}, map[string]string{"conversation/conv_1/AwaitingReply": "true", "conversation/conv_1/LastInboundAt": t2,
+			"conversation/conv_1/LastOutboundAt": t1}},
+		{"AnsweredIsNotAwaiting", [][]byte{
+			msg("e3", "message.sent", t3, obj{"messageId": "msg_out"}),
+			msg("e2", "message.received", t2, obj{"messageId": "msg_in"}),
+		}, map[string]string{"conversation/conv_1/AwaitingReply": "false", "conversation/conv_1/LastOutboundAt": t3}},
+		{"FailedIsNoReply", [][]byte{
+			msg("e2", "message.received", t2, obj{"messageId": "msg_in"}),
+			msg("e3", "message.failed", t3, obj{"messageId": "msg_out"}),
+		}, map[string]string{"conversation/conv_1/AwaitingReply": "true", "conversation/conv_1/LastOutboundAt": "null"}},
+		{"ResolvedIsNotAwaiting", [][]byte{
+			msg("e2", "message.received", t2, obj{"messageId": "msg_in"}),
+			ev("e3", "conversation.resolved", t3, obj{"conversationId": "conv_1"}),
+		}, map[string]string{"conversation/conv_1/AwaitingReply": "false", "conversation/conv_1/LastInboundAt": t2}},
 		{"NoErrorWithoutFailed", [][]byte{
 			msg("e1", "message.sent", t1, nil),
 		}, map[string]string{"message/msg_1/Error": "null"}},

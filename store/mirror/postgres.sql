@@ -47,11 +47,15 @@ CREATE TABLE {{T "conversations"}} (
     updated_at      TEXT COLLATE "C" NOT NULL,
     synced_at       TEXT COLLATE "C" NOT NULL,
     seq             BIGINT NOT NULL,
+    last_inbound_at  TEXT COLLATE "C",
+    last_outbound_at TEXT COLLATE "C",
+    awaiting_reply   BOOLEAN NOT NULL DEFAULT false,
     CONSTRAINT {{I "conversations_pkey"}} PRIMARY KEY (id)
 );
 CREATE INDEX {{I "conversations_updated"}} ON {{T "conversations"}} (updated_at, id);
 CREATE INDEX {{I "conversations_seq"}} ON {{T "conversations"}} (seq, id);
 CREATE INDEX {{I "conversations_contact"}} ON {{T "conversations"}} (contact_id);
+CREATE INDEX {{I "conversations_awaiting"}} ON {{T "conversations"}} (awaiting_reply, updated_at, id);
 
 CREATE TABLE {{T "messages"}} (
     id              TEXT COLLATE "C" NOT NULL,
@@ -69,12 +73,17 @@ CREATE TABLE {{T "messages"}} (
     updated_at      TEXT COLLATE "C" NOT NULL,
     synced_at       TEXT COLLATE "C" NOT NULL,
     seq             BIGINT NOT NULL,
+    inbound_at      TEXT COLLATE "C",
+    outbound_at     TEXT COLLATE "C",
+    error_code      TEXT COLLATE "C",
+    search          TEXT,
     CONSTRAINT {{I "messages_pkey"}} PRIMARY KEY (id)
 );
 CREATE INDEX {{I "messages_conversation"}} ON {{T "messages"}} (conversation_id, created_at, id);
 CREATE INDEX {{I "messages_updated"}} ON {{T "messages"}} (updated_at, id);
 CREATE INDEX {{I "messages_seq"}} ON {{T "messages"}} (seq, id);
-CREATE INDEX {{I "messages_contact"}} ON {{T "messages"}} (contact_id);
+CREATE INDEX {{I "messages_contact"}} ON {{T "messages"}} (contact_id, updated_at, id);
+CREATE INDEX {{I "messages_error_code"}} ON {{T "messages"}} (error_code, updated_at, id);
 CREATE INDEX {{I "messages_created"}} ON {{T "messages"}} (created_at, id);
 
 CREATE TABLE {{T "workflow_runs"}} (
@@ -93,3 +102,12 @@ CREATE INDEX {{I "workflow_runs_triggered"}} ON {{T "workflow_runs"}} (triggered
 CREATE INDEX {{I "workflow_runs_seq"}} ON {{T "workflow_runs"}} (seq, id);
 CREATE INDEX {{I "workflow_runs_workflow"}} ON {{T "workflow_runs"}} (workflow_id, triggered_at, id);
 CREATE INDEX {{I "workflow_runs_contact"}} ON {{T "workflow_runs"}} (contact_id, triggered_at, id);
+
+DO $$
+DECLARE ext text;
+BEGIN
+    SELECT n.nspname INTO ext FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+    IF ext IS NOT NULL THEN
+        EXECUTE format('CREATE INDEX %I ON %I USING gin (search %I.gin_trgm_ops)', '{{I "messages_search"}}', '{{T "messages"}}', ext);
+    END IF;
+END $$;

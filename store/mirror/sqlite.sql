@@ -45,11 +45,15 @@ CREATE TABLE {{T "conversations"}} (
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     synced_at       TEXT NOT NULL,
-    seq             INTEGER NOT NULL
+    seq             INTEGER NOT NULL,
+    last_inbound_at  TEXT,
+    last_outbound_at TEXT,
+    awaiting_reply   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX {{I "conversations_updated"}} ON {{T "conversations"}} (updated_at, id);
 CREATE INDEX {{I "conversations_seq"}} ON {{T "conversations"}} (seq, id);
 CREATE INDEX {{I "conversations_contact"}} ON {{T "conversations"}} (contact_id);
+CREATE INDEX {{I "conversations_awaiting"}} ON {{T "conversations"}} (awaiting_reply, updated_at, id);
 
 CREATE TABLE {{T "messages"}} (
     id              TEXT PRIMARY KEY,
@@ -66,12 +70,17 @@ CREATE TABLE {{T "messages"}} (
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     synced_at       TEXT NOT NULL,
-    seq             INTEGER NOT NULL
+    seq             INTEGER NOT NULL,
+    inbound_at      TEXT,
+    outbound_at     TEXT,
+    error_code      TEXT,
+    search          TEXT
 );
 CREATE INDEX {{I "messages_conversation"}} ON {{T "messages"}} (conversation_id, created_at, id);
 CREATE INDEX {{I "messages_updated"}} ON {{T "messages"}} (updated_at, id);
 CREATE INDEX {{I "messages_seq"}} ON {{T "messages"}} (seq, id);
-CREATE INDEX {{I "messages_contact"}} ON {{T "messages"}} (contact_id);
+CREATE INDEX {{I "messages_contact"}} ON {{T "messages"}} (contact_id, updated_at, id);
+CREATE INDEX {{I "messages_error_code"}} ON {{T "messages"}} (error_code, updated_at, id);
 CREATE INDEX {{I "messages_created"}} ON {{T "messages"}} (created_at, id);
 
 CREATE TABLE {{T "workflow_runs"}} (
