@@ -36,6 +36,7 @@ var Commands = []Command{
 	{"migrate", "apply pending database migrations and exit", Migrate},
 	{"rebuild", "recompute the mirror from the stored events", Rebuild},
 	{"send", "sign and POST an event to a URL, for trying an installation", Send},
+	{"backup", "write a consistent copy of a SQLite database while serve runs", Backup},
 	{"bench", "load tool: drive the webhook or read API, or seed a large journal", Bench},
 	{"version", "print the version", PrintVersion},
 }
