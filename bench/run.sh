@@ -9,10 +9,14 @@
 #          out of order; the full server then catches up.
 # fresh    both databases: a steady load at half the full server's maximum
 #          just measured; the age of the oldest pending event.
-# rebuild  SQLite: a 3M-event journal rebuilt by `rebuild` while 100
-#          deliveries a second arrive; with OLD=<binary of the earlier
-#          code> that binary's rebuild of the same journal too.
-# read     the read API on the rebuilt mirror, 16 connections.
+# rebuild  SQLite: a 3M-event journal rebuilt by `rebuild`, then copied by
+#          `backup`, while 100 deliveries a second arrive; with
+#          OLD=<binary of the earlier code> that binary's rebuild of the
+#          same journal too.
+# read     both databases, 1.3M events (1M messages): an NDJSON export of
+#          every message (server RSS), the read API at 16 connections;
+#          on SQLite then a retention sweep of every body and an erasure
+#          while 100 deliveries a second arrive.
 # Postgres at $PG (a database the script may create and drop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,16 +94,53 @@ if [[ " $parts " == *" rebuild "* ]]; then
   /usr/bin/time -f "rebuild: wall %es, max RSS %M KiB" "$bm" rebuild 2>&1 | grep -v '^rebuild: [0-9]' || true
   kill -INT "$sender"; wait "$sender" 2>/dev/null || true
   sed 's/^/deliveries during the rebuild: /' "$work/during.txt"
-  if [[ " $parts " == *" read "* ]]; then
-    echo "== read API on that mirror, 16 connections"
-    "$bm" bench read --url "http://$BUZZMIRROR_LISTEN" --connections 16 --duration "${secs}s" --server-pid "$pid" \
-      --contacts 200000 --conversations 400000 --messages 2400000
-  fi
-  stop "$pid"
+  echo "== backup of that database ($(du -h "$work/big.db" | cut -f1)), while 100 deliveries a second arrive"
+  "$bm" bench ingest --url "$hook" --connections 4 --rate 100 --duration 30m >"$work/during.txt" 2>&1 &
+  sender=$!
+  /usr/bin/time -f "backup: wall %es, max RSS %M KiB" "$bm" backup "$work/copy.db" 2>&1 | grep -v '^backup: [0-9.]* [KMG]iB written' || true
+  kill -INT "$sender"; wait "$sender" 2>/dev/null || true
+  sed 's/^/deliveries during the backup: /' "$work/during.txt"
+  stop "$pid"; rm -f "$work"/copy.db
   if [ -n "${OLD:-}" ]; then
     rm -f "$work"/big.db*
     echo "== rebuild of the same journal by $OLD (no deliveries: it holds the write lock)"
     "$OLD" bench seed $seed
-    /usr/bin/time -f "old rebuild: wall %es, max RSS %M KiB" "$OLD" rebuild
+    /usr/bin/time -f "old rebuild: wall %es, max RSS %M KiB" "$OLD" rebuild | tail -n 1
   fi
+  rm -f "$work"/big.db*
 fi
+
+# The 1M-message data set of the read targets, on both databases.
+size="--contacts 100000 --conversations 200000 --messages 1000000"
+for db in sqlite postgres; do
+  [[ " $parts " == *" read "* ]] || break
+  eval "export $(database "$db")"
+  [ "$db" = sqlite ] && export BUZZMIRROR_DATABASE_DSN="$work/read.db"
+  echo "== read API, $db, $size, 16 connections"
+  "$bm" bench seed $size >/dev/null
+  "$bm" rebuild | tail -n 1
+  [ "$db" = sqlite ] && echo "disk: $(du -h "$work/read.db" | cut -f1) for 1,300,000 events (journal and mirror)"
+  pid=$(serve)
+  idle=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+  start=$(date +%s.%N)
+  rows=$(curl -sf -H 'Accept: application/x-ndjson' "http://$BUZZMIRROR_LISTEN/v1/messages" | wc -l)
+  took=$(echo "$(date +%s.%N) - $start" | bc)
+  peak=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
+  echo "export: $rows messages as NDJSON in ${took}s ($(echo "$rows / $took" | bc) rows/s); server RSS idle $((idle / 1024)) MiB, peak $((peak / 1024)) MiB (+$(((peak - idle) / 1024)) MiB)"
+  "$bm" bench read --url "http://$BUZZMIRROR_LISTEN" --connections 16 --duration "${secs}s" --server-pid "$pid" $size
+  stop "$pid"
+  if [ "$db" = sqlite ]; then
+    echo "== privacy, SQLite: retention sweep of 1M message bodies and an erasure, while 100 deliveries a second arrive"
+    : >"$work/serve.log"
+    pid=$(BUZZMIRROR_RETENTION_MESSAGE_BODIES=1h BUZZMIRROR_LOG_LEVEL=info serve)
+    "$bm" bench ingest --url "$hook" --connections 4 --rate 100 --duration 30m >"$work/during.txt" 2>&1 &
+    sender=$!
+    for _ in $(seq 1800); do grep -q 'message bodies removed' "$work/serve.log" && break; sleep 1; done
+    grep 'message bodies removed' "$work/serve.log" | sed 's/^.*msg=//'
+    /usr/bin/time -f "erase: wall %es, max RSS %M KiB" "$bm" erase --yes contact cnt_42 2>&1 | grep -v level=
+    kill -INT "$sender"; wait "$sender" 2>/dev/null || true
+    sed 's/^/deliveries during the sweep and the erasure: /' "$work/during.txt"
+    stop "$pid"
+  fi
+  settle
+done

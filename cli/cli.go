@@ -18,6 +18,7 @@ import (
 // Env is what a command may touch of the outside world.
 type Env struct {
 	Args   []string // after the subcommand name
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
@@ -36,6 +37,7 @@ var Commands = []Command{
 	{"migrate", "apply pending database migrations and exit", Migrate},
 	{"rebuild", "recompute the mirror from the stored events", Rebuild},
 	{"send", "sign and POST an event to a URL, for trying an installation", Send},
+	{"erase", "forget a person: erase contact ID", Erase},
 	{"backup", "write a consistent copy of a SQLite database while serve runs", Backup},
 	{"bench", "load tool: drive the webhook or read API, or seed a large journal", Bench},
 	{"version", "print the version", PrintVersion},
@@ -73,6 +75,25 @@ func hasFlags(fs *flag.FlagSet) bool {
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	return n > 0
+}
+
+// parsePositional parses flags placed before, between or after a
+// command's arguments (erase contact ID --yes), and returns the arguments.
+func parsePositional(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, flag.ErrHelp
+			}
+			return nil, ErrUsage
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // parseArgs parses a command's flags: --help is flag.ErrHelp (exit 0), a
@@ -153,5 +174,5 @@ func PrintVersion(_ context.Context, env Env) error {
 
 // OSEnv is the environment of the running process.
 func OSEnv(args []string) Env {
-	return Env{Args: args, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return Env{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 }

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -68,22 +66,20 @@ func Rebuild(ctx context.Context, env Env) error {
 
 // Backup writes a consistent copy of a SQLite database while serve runs.
 func Backup(ctx context.Context, env Env) error {
-	fs, cf := newFlags(env, "backup", "buzzmirror backup [flags] FILE\n\nWrite a consistent copy of the SQLite database to FILE (a new file, created\n"+
+	fs, cf := newFlags(env, "backup", "buzzmirror backup FILE\n\nWrite a consistent copy of the SQLite database to FILE (a new file, created\n"+
 		"readable by its owner alone) while serve goes on answering deliveries. To\n"+
 		"restore, stop serve and point database.dsn at the copy (or move it into\n"+
 		"place). On Postgres, use pg_dump instead.", "database", "log")
-	if err := fs.Parse(env.Args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return ErrUsage
+	args, err := parsePositional(fs, env.Args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		fmt.Fprintln(env.Stderr, "backup takes one argument, the file to write")
 		fs.Usage()
 		return ErrUsage
 	}
-	file := fs.Arg(0)
+	file := args[0]
 	cfg, err := cf.Load(env.Getenv)
 	if err != nil {
 		return err

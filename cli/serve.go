@@ -22,7 +22,7 @@ import (
 // down gracefully.
 func Serve(ctx context.Context, env Env) error {
 	fs, cf := newFlags(env, "serve", "Receive BuzzBip webhooks and serve the read API. Applies pending migrations\nfirst unless --no-migrate is given.",
-		"listen", "admin_listen", "max_connections", "shutdown_timeout", "database", "webhook", "api", "cors", "log")
+		"listen", "admin_listen", "max_connections", "shutdown_timeout", "database", "webhook", "api", "cors", "retention", "log")
 	noMigrate := fs.Bool("no-migrate", false, "refuse to start on an outdated schema instead of migrating it")
 	journalOnly := fs.Bool("journal-only", false, "benchmark baseline only: journal events and never apply them (run no projector; the database is then no mirror)")
 	cfg, err := parse(env, fs, cf)
@@ -62,7 +62,7 @@ func Serve(ctx context.Context, env Env) error {
 		Active:  func() bool { return journal.Active() },
 		Load:    func() float64 { return journal.Load() },
 	})
-	journal = sync.NewJournal(db, log, sync.JournalOptions{Committed: projector.Wake})
+	journal = sync.NewJournal(db, log, sync.JournalOptions{Committed: projector.Wake, RetainBodies: cfg.Retention.MessageBodies})
 	defer journal.Close() // after the server stopped: commits what was queued
 	metrics = api.NewMetrics(api.MetricsSource{DB: db, Commits: journal.CommitStats, QueueDepth: journal.QueueDepth})
 	router, err := api.New(api.Deps{
@@ -79,6 +79,12 @@ func Serve(ctx context.Context, env Env) error {
 		close(projected)
 	} else {
 		go func() { defer close(projected); projector.Run(projecting) }()
+		if cfg.Retention.MessageBodies > 0 {
+			sweeper := sync.NewSweeper(db, log, cfg.Retention.MessageBodies)
+			swept := make(chan struct{})
+			go func() { defer close(swept); sweeper.Run(projecting, time.Minute, projector.Holding) }()
+			defer func() { <-swept }()
+		}
 	}
 	// Stopping gives the lease up, so that another instance takes over at once.
 	defer func() { stopProjector(); <-projected }()

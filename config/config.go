@@ -30,6 +30,7 @@ type Config struct {
 	Webhook         Webhook       `yaml:"webhook"`
 	API             API           `yaml:"api"`
 	CORS            CORS          `yaml:"cors"`
+	Retention       Retention     `yaml:"retention"`
 	Log             Log           `yaml:"log"`
 }
 
@@ -56,6 +57,11 @@ type API struct {
 // CORS lets browser pages on other origins call the read API.
 type CORS struct {
 	Origins string `yaml:"origins"` // comma-separated origins such as https://dash.example.com; empty: none
+}
+
+// Retention says how long message bodies are kept; zero keeps them.
+type Retention struct {
+	MessageBodies time.Duration `yaml:"message_bodies"`
 }
 
 // Log configures logging.
@@ -119,6 +125,10 @@ var settings = []setting{
 	}, "bytes of bodies held at once beyond the first 64 KiB of each; past it a delivery is answered 503"},
 	{"api.tokens", func(c *Config, v string) error { c.API.Tokens = v; return nil }, "bearer tokens for /v1, comma-separated"},
 	{"cors.origins", func(c *Config, v string) error { c.CORS.Origins = v; return nil }, "origins whose pages may call /v1 from a browser, comma-separated (scheme://host[:port])"},
+	{"retention.message_bodies", func(c *Config, v string) (err error) {
+		c.Retention.MessageBodies, err = time.ParseDuration(v)
+		return err
+	}, "remove message bodies from the journal and the mirror once their event is this old (a Go duration such as 2160h; unset keeps them)"},
 	{"log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }, "debug, info, warn or error"},
 	{"log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }, "text or json"},
 }
@@ -248,6 +258,9 @@ func (c Config) Validate() error {
 		if err := checkOrigin(o); err != nil {
 			return fmt.Errorf("config: cors.origins %q: %w", o, err)
 		}
+	}
+	if c.Retention.MessageBodies < 0 || (c.Retention.MessageBodies > 0 && c.Retention.MessageBodies < time.Hour) {
+		return fmt.Errorf("config: retention.message_bodies %s: want at least 1h, or 0 to keep bodies", c.Retention.MessageBodies)
 	}
 	if _, err := c.LogLevel(); err != nil {
 		return err

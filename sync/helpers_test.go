@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/store/storetest"
 )
@@ -73,11 +72,8 @@ func requests(s *testService, bodies [][]byte) []*request {
 		if err != nil {
 			panic(err)
 		}
-		_, status, reason := classify(env, s.db.Now())
-		reqs[i] = &request{
-			row: models.Event{ID: env.ID, Type: env.Type, Status: status, Error: reason,
-				CreatedAt: models.NewTime(env.CreatedAt), ReceivedAt: models.NewTime(s.db.Now()), Payload: env.Raw},
-			ctx: context.Background(), done: make(chan reply, 1),
+		if reqs[i], err = s.newRequest(context.Background(), env, s.db.Now()); err != nil {
+			panic(err)
 		}
 	}
 	return reqs

@@ -47,6 +47,9 @@ type JournalOptions struct {
 	// CommitTimeout bounds one batch's commit, retries included (8 s), so
 	// every answer stays inside BuzzBip's 10 second window.
 	CommitTimeout time.Duration
+	// RetainBodies, when set, journals a message event dated longer ago
+	// than it without data.body (see Sweeper).
+	RetainBodies time.Duration
 	// Committed is called after a commit that journaled pending events,
 	// from the writer: it must not block (it wakes the projector).
 	Committed func()
@@ -83,6 +86,7 @@ type Journal struct {
 
 type request struct {
 	row  models.Event // as it is to be journaled
+	refs store.Refs   // the rows a pending event names, for the erasure check
 	ctx  context.Context
 	done chan reply
 }
@@ -190,12 +194,9 @@ func (j *Journal) Ingest(ctx context.Context, raw []byte) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	received := j.db.Now()
-	_, status, reason := classify(env, received)
-	req := &request{
-		row: models.Event{ID: env.ID, Type: env.Type, Status: status, Error: reason,
-			CreatedAt: models.NewTime(env.CreatedAt), ReceivedAt: models.NewTime(received), Payload: env.Raw},
-		ctx: ctx, done: make(chan reply, 1),
+	req, err := j.newRequest(ctx, env, j.db.Now())
+	if err != nil {
+		return Result{ID: env.ID, Type: env.Type}, err
 	}
 	if err := j.enqueue(req); err != nil {
 		return Result{ID: env.ID, Type: env.Type}, err
@@ -209,6 +210,27 @@ func (j *Journal) Ingest(ctx context.Context, raw []byte) (Result, error) {
 	case <-ctx.Done():
 		return Result{ID: env.ID, Type: env.Type}, ctx.Err()
 	}
+}
+
+// newRequest is what Ingest journals of env, received at received.
+func (j *Journal) newRequest(ctx context.Context, env *Envelope, received time.Time) (*request, error) {
+	ev, status, reason := classify(env, received)
+	req := &request{
+		row: models.Event{ID: env.ID, Type: env.Type, Status: status, Error: reason,
+			CreatedAt: models.NewTime(env.CreatedAt), ReceivedAt: models.NewTime(received), Payload: env.Raw},
+		ctx: ctx, done: make(chan reply, 1),
+	}
+	if ev == nil {
+		return req, nil
+	}
+	req.refs = ev.refs()
+	if j.opts.RetainBodies > 0 && isMessageEvent(env.Type) && env.CreatedAt.Before(received.Add(-j.opts.RetainBodies)) {
+		var err error
+		if req.row.Payload, _, err = stripBody(env.Raw); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
 }
 
 func (j *Journal) enqueue(req *request) error {
@@ -345,9 +367,16 @@ func (j *Journal) write(ctx context.Context, reqs []*request) ([]Result, error) 
 	}()
 	err := j.db.WriteJournal(ctx, func(tx *store.Tx) error {
 		began = time.Now()
+		erased, err := erasedOnArrival(tx, reqs)
+		if err != nil {
+			return err
+		}
 		rows := make([]models.Event, len(reqs))
 		for i, r := range reqs {
 			rows[i] = r.row
+			if erased != nil && erased[i] {
+				rows[i].Status, rows[i].Error, rows[i].Payload = models.EventErased, nil, []byte{}
+			}
 		}
 		inserted, err := tx.InsertEvents(rows)
 		if err != nil {
@@ -361,11 +390,11 @@ func (j *Journal) write(ctx context.Context, reqs []*request) ([]Result, error) 
 				continue
 			}
 			delete(inserted, r.row.ID) // later copies in this batch are duplicates
-			results[i].Outcome = outcomes[r.row.Status]
-			if r.row.Error != nil {
-				results[i].Reason = *r.row.Error
+			results[i].Outcome = outcomes[rows[i].Status]
+			if rows[i].Error != nil {
+				results[i].Reason = *rows[i].Error
 			}
-			counts.Add(store.EventCount(r.row.Status), 1)
+			counts.Add(store.EventCount(rows[i].Status), 1)
 			if r.row.CreatedAt.After(newest.Time) {
 				newest = r.row.CreatedAt
 			}
@@ -382,6 +411,36 @@ func (j *Journal) write(ctx context.Context, reqs []*request) ([]Result, error) 
 		return tx.AddCounts(counts)
 	})
 	return results, err
+}
+
+// erasedOnArrival says which of reqs name a row erased at or after their
+// date: they are journaled erased, without their payload (see Erase).
+func erasedOnArrival(tx *store.Tx, reqs []*request) ([]bool, error) {
+	if err := tx.LockErasuresShared(); err != nil {
+		return nil, err
+	}
+	named := store.Refs{}
+	for _, r := range reqs {
+		named.Merge(r.refs)
+	}
+	if named.Len() == 0 {
+		return nil, nil
+	}
+	erasures, err := tx.ErasedAmong(named)
+	if err != nil || len(erasures) == 0 {
+		return nil, err
+	}
+	out := make([]bool, len(reqs))
+	for i, r := range reqs {
+		for kind, ids := range r.refs {
+			for id := range ids {
+				if at, ok := erasures[kind][id]; ok && !r.row.CreatedAt.After(at.Time) {
+					out[i] = true
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // loadMeter keeps the part of wall time spent working, over windows of
