@@ -223,25 +223,59 @@ func (db *DB) runCheckpoints(ctx context.Context) {
 			}
 			db.log.Recovered(ctx, "checkpoint", "sqlite: background checkpoints succeed again")
 			db.walFrames.Store(r.Log)
+			db.walBehind.Store(r.Log - r.Checkpointed)
 		}
 	}
 }
 
 // rewindWAL runs a RESTART checkpoint on the writer's connection once the
 // WAL has grown past walRestartFrames, so the next transaction writes the
-// WAL from its start again. Called after a commit, from the writer. While a
-// background checkpoint runs it waits for the next commit instead of for
-// the checkpoint: the writer never queues behind a long copy.
+// WAL from its start again. Called after a commit, from the writer, which
+// every delivery waits for, so it never waits itself: it runs only once
+// the background checkpoints have copied nearly all of the WAL (little is
+// left to copy), and with no busy timeout, so that a reader still using
+// the WAL (a rebuild streaming the journal holds one snapshot for
+// minutes) makes it give up at once and try after a later commit. While
+// a background checkpoint runs it leaves it to the next commit too.
 func (db *DB) rewindWAL(ctx context.Context) {
-	if db.checkpoint == nil || db.walFrames.Load() < walRestartFrames || !db.checkpointing.TryLock() {
+	if db.checkpoint == nil || db.walFrames.Load() < walRestartFrames || db.walBehind.Load() > walRestartBehind ||
+		!db.checkpointing.TryLock() {
 		return
 	}
 	defer db.checkpointing.Unlock()
-	if err := db.write.WithContext(ctx).Exec("PRAGMA wal_checkpoint(RESTART)").Error; err != nil {
+	var r struct{ Busy, Log, Checkpointed int64 }
+	err := db.write.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		var timeout int
+		if err := conn.Raw("PRAGMA busy_timeout").Row().Scan(&timeout); err != nil {
+			return err
+		}
+		if err := conn.Exec("PRAGMA busy_timeout = 0").Error; err != nil {
+			return err
+		}
+		err := conn.Raw("PRAGMA wal_checkpoint(RESTART)").Row().Scan(&r.Busy, &r.Log, &r.Checkpointed)
+		if restore := conn.Exec(fmt.Sprintf("PRAGMA busy_timeout = %d", timeout)).Error; restore != nil {
+			return errors.Join(err, restore, driver.ErrBadConn) // drop a connection that would not wait
+		}
+		return err
+	})
+	switch {
+	case err != nil && !isBusy(err):
 		db.log.Log(ctx, slog.LevelWarn, "restart", "sqlite: WAL restart checkpoint failed", "err", err)
-		return
+	case err == nil && r.Busy == 0:
+		db.walFrames.Store(0)
+		db.walBehind.Store(0)
 	}
-	db.walFrames.Store(0)
+}
+
+// walRestartBehind is how many WAL frames the background checkpoints may
+// have left uncopied for the writer still to try a RESTART.
+const walRestartBehind = 16 << 10
+
+// isBusy reports SQLite's "the database is busy" (a reader or writer in
+// the way).
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 // sqliteTransient reports whether err is SQLite's trouble rather than a

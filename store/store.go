@@ -45,6 +45,7 @@ type DB struct {
 	stopped    chan struct{}      // closed once background work has ended
 
 	walFrames     atomic.Int64 // SQLite: WAL length the last checkpoint saw
+	walBehind     atomic.Int64 // SQLite: of which not yet copied into the database
 	checkpointing stdsync.Mutex
 
 	// For Ready: the last commit and the last failure, Unix nanoseconds,

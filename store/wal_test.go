@@ -1,0 +1,91 @@
+//go:build cgo
+
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestRewindWALNeverWaitsForAReader: the writer's WAL restart must not
+// wait for a reader that holds an old snapshot (a rebuild or a backup
+// streaming the database holds one for minutes), or every delivery waits
+// with it. It gives up at once, and restarts the WAL after the reader is
+// gone.
+func TestRewindWALNeverWaitsForAReader(t *testing.T) {
+	ctx := context.Background()
+	// A busy timeout longer than the test's deadline: an implementation
+	// that waited for the reader would be caught by the deadline.
+	path := filepath.Join(t.TempDir(), "wal.db") + "?_busy_timeout=120000"
+	db, err := Open(ctx, DriverSQLite, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	write := func() {
+		t.Helper()
+		if err := db.Write(ctx, func(tx *Tx) error { return tx.AddCounts(Counts{CountContacts: 1}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+
+	// A reader holds a snapshot, then the WAL grows past it.
+	reader, err := db.read.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtx, err := reader.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := rtx.QueryRowContext(ctx, "SELECT COUNT(*) FROM counters").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		write()
+	}
+	// As if the background checkpoints had found a long WAL, nearly all
+	// copied.
+	db.walFrames.Store(walRestartFrames)
+	db.walBehind.Store(0)
+	deadline, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { db.rewindWAL(deadline); close(done) }()
+	select {
+	case <-done:
+	case <-deadline.Done():
+		t.Fatal("the WAL restart waited for the reader")
+	}
+	if db.walFrames.Load() == 0 {
+		t.Error("the WAL was restarted under a reader's snapshot")
+	}
+	var timeout int
+	if err := db.write.Raw("PRAGMA busy_timeout").Row().Scan(&timeout); err != nil || timeout != 120000 {
+		t.Errorf("the writer's busy timeout is %d after the restart attempt (%v); want it restored", timeout, err)
+	}
+
+	// The reader leaves: the next attempt restarts the WAL.
+	if err := rtx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	db.rewindWAL(ctx)
+	if db.walFrames.Load() != 0 {
+		t.Error("the WAL was not restarted once the reader had left")
+	}
+
+	// A WAL the background checkpoints are far behind on is left to them.
+	db.walFrames.Store(walRestartFrames)
+	db.walBehind.Store(walRestartBehind + 1)
+	db.rewindWAL(ctx)
+	if db.walFrames.Load() == 0 {
+		t.Error("the writer copied a WAL the background checkpoints had not caught up with")
+	}
+}
