@@ -128,6 +128,12 @@ for db in sqlite postgres; do
   peak=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
   echo "export: $rows messages as NDJSON in ${took}s ($(echo "$rows / $took" | bc) rows/s); server RSS idle $((idle / 1024)) MiB, peak $((peak / 1024)) MiB (+$(((peak - idle) / 1024)) MiB)"
   "$bm" bench read --url "http://$BUZZMIRROR_LISTEN" --connections 16 --duration "${secs}s" --server-pid "$pid" $size
+  # A rare word in message bodies: one search at a time (on SQLite it
+  # reads the messages newest first until a page is full, and mixed into
+  # the run above it held the read pool for everything else).
+  for n in 10123 10456 10789 10234 10567; do
+    curl -so /dev/null -w "messages?q=order #$n (rare): %{time_total}s\n" "http://$BUZZMIRROR_LISTEN/v1/messages?q=order+%23$n"
+  done
   stop "$pid"
   if [ "$db" = sqlite ]; then
     echo "== privacy, SQLite: retention sweep of 1M message bodies and an erasure, while 100 deliveries a second arrive"

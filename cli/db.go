@@ -37,7 +37,7 @@ func Rebuild(ctx context.Context, env Env) error {
 		"and deliveries are journaled and answered throughout. Runs while serve runs\n"+
 		"(on any number of instances); the change feed then lists every row that\n"+
 		"changed or went away.", "database", "log")
-	cacheRows := fs.Int("cache-rows", 80_000, "contacts, conversations and workflow runs kept in memory between pages (about 1.5 KiB each, with the collector's share); fewer use less memory and take longer")
+	cacheRows := fs.Int("cache-rows", 64_000, "contacts, conversations and workflow runs kept in memory between pages (about 1.5 KiB each, with the collector's share); fewer use less memory and take longer")
 	cfg, err := parse(env, fs, cf)
 	if err != nil {
 		return err
