@@ -282,13 +282,24 @@ func (tx *Tx) Existing(r Refs) (Refs, error) {
 // retention sweep's next batch.
 func (db *DB) MessageEventsBefore(ctx context.Context, after Key, cutoff models.Time, limit int) ([]models.Event, error) {
 	var out []models.Event
-	err := db.read.WithContext(ctx).Raw("SELECT id, type, status, error, created_at, received_at, payload FROM events "+
-		"WHERE (created_at, id) > (?, ?) AND created_at < ? AND type IN ('message.received', 'message.sent', 'message.failed') "+
-		"AND status <> 'erased' ORDER BY created_at, id LIMIT ?", after.At, after.ID, timeValue(cutoff), limit).Scan(&out).Error
+	err := db.read.WithContext(ctx).Raw(db.sweepQuery(), after.At, after.ID, timeValue(cutoff), limit).Scan(&out).Error
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("store: read message events to sweep: %w", err))
 	}
 	return out, nil
+}
+
+// sweepQuery walks the journal by createdAt. SQLite is told to: left to
+// itself it took the index by type, reading every message event and
+// sorting them for each batch of 200 (60 events a second on 1M messages).
+func (db *DB) sweepQuery() string {
+	index := ""
+	if db.driver == DriverSQLite {
+		index = " INDEXED BY events_created"
+	}
+	return "SELECT id, type, status, error, created_at, received_at, payload FROM events" + index + " " +
+		"WHERE (created_at, id) > (?, ?) AND created_at < ? AND type IN ('message.received', 'message.sent', 'message.failed') " +
+		"AND status <> 'erased' ORDER BY created_at, id LIMIT ?"
 }
 
 // SetPayload replaces a journaled event's payload.

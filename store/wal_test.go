@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,5 +88,36 @@ func TestRewindWALNeverWaitsForAReader(t *testing.T) {
 	db.rewindWAL(ctx)
 	if db.walFrames.Load() == 0 {
 		t.Error("the writer copied a WAL the background checkpoints had not caught up with")
+	}
+}
+
+// TestSweepWalksTheJournalByDate: the retention sweep's batches read the
+// journal by createdAt, not every message event (see sweepQuery).
+func TestSweepWalksTheJournalByDate(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, DriverSQLite, filepath.Join(t.TempDir(), "sweep.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.read.Raw("EXPLAIN QUERY PLAN "+db.sweepQuery(), "", "", "2026-01-01", 200).Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if text := strings.Join(plan, "; "); !strings.Contains(text, "USING INDEX events_created") || strings.Contains(text, "TEMP B-TREE") {
+		t.Errorf("the sweep's plan: %s", text)
 	}
 }
