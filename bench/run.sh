@@ -2,7 +2,7 @@
 # Measures the figures of BENCHMARKS.md on this machine. Every comparison
 # runs its two sides interleaved, in the same run.
 #
-#   bench/run.sh [seconds] [part...]    parts: ingest fresh rebuild read (default: all)
+#   bench/run.sh [seconds] [part...]    parts: ingest fresh rebuild read (default), inspector
 #
 # ingest   SQLite and Postgres: the journal-only server and the full one,
 #          twice each, interleaved; 64 connections, 2 % duplicates, 10 %
@@ -17,7 +17,10 @@
 #          every message (server RSS), the read API at 16 connections;
 #          on SQLite then a retention sweep of every body and an erasure
 #          while 100 deliveries a second arrive.
-# Postgres at $PG (a database the script may create and drop).
+# inspector  the inspector's pages on the same data set, SQLite, 8
+#          connections (not in the default parts).
+# Postgres at $PG (a database the script may create and drop); DBS=postgres
+# (or sqlite) limits ingest, fresh and read to one database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}; shift || true
@@ -69,7 +72,7 @@ rate() { awk '/^ingest: /{print $7}' | tr -d '/s' | sort -n | tail -1; } # the b
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, $(go version), $(date -u +%FT%TZ)"
 echo "== speed: $(go test -run XXX -bench 'BenchmarkVerify$' -count 1 ./sync | awk '/ns\/op/{print $3, $4}') (BenchmarkVerify)"
 settle
-for db in sqlite postgres; do
+for db in ${DBS:-sqlite postgres}; do
   if [[ " $parts " == *" ingest "* ]]; then
     for round in 1 2; do
       echo "== ingest, $db, journal only (baseline), round $round"; ingest "$db" journal | tee -a "$work/$db-journal.txt"
@@ -110,9 +113,21 @@ if [[ " $parts " == *" rebuild "* ]]; then
   rm -f "$work"/big.db*
 fi
 
+# The inspector's pages on the same data set, SQLite, 8 connections.
+if [[ " $parts " == *" inspector "* ]]; then
+  export BUZZMIRROR_DATABASE_DRIVER=sqlite BUZZMIRROR_DATABASE_DSN="$work/ui.db"
+  size="--contacts 100000 --conversations 200000 --messages 1000000"
+  echo "== inspector pages, SQLite, $size, 8 connections"
+  "$bm" bench seed $size >/dev/null
+  "$bm" rebuild | tail -n 1
+  pid=$(BUZZMIRROR_API_TOKENS=bench-token serve)
+  "$bm" bench read --inspector --token bench-token --url "http://$BUZZMIRROR_LISTEN" --connections 8 --duration "${secs}s" --server-pid "$pid" $size
+  stop "$pid"; settle
+fi
+
 # The 1M-message data set of the read targets, on both databases.
 size="--contacts 100000 --conversations 200000 --messages 1000000"
-for db in sqlite postgres; do
+for db in ${DBS:-sqlite postgres}; do
   [[ " $parts " == *" read "* ]] || break
   eval "export $(database "$db")"
   [ "$db" = sqlite ] && export BUZZMIRROR_DATABASE_DSN="$work/read.db"

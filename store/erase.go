@@ -302,9 +302,10 @@ func (db *DB) sweepQuery() string {
 		"AND status <> 'erased' ORDER BY created_at, id LIMIT ?"
 }
 
-// SetPayload replaces a journaled event's payload.
+// SetPayload replaces a journaled event's payload, unless it was erased
+// meanwhile (an erasure keeps none).
 func (tx *Tx) SetPayload(id string, payload []byte) error {
-	if err := tx.exec(tx.texts.rebind("UPDATE events SET payload = ? WHERE id = ?"), []any{payload, id}); err != nil {
+	if err := tx.exec(tx.texts.rebind("UPDATE events SET payload = ? WHERE id = ? AND status <> 'erased'"), []any{payload, id}); err != nil {
 		return fmt.Errorf("store: rewrite event %s: %w", id, err)
 	}
 	return nil

@@ -91,6 +91,25 @@ func (tx *Tx) SwapShadow(gen, seq int64) error {
 	return nil
 }
 
+// AnalyzeShadow gathers the planner's statistics of the filled shadow
+// tables before they replace the live ones. On Postgres new tables have
+// none until autovacuum comes by, and meanwhile the planner guessed: after
+// a rebuild of 1.3M events, reads at 16 connections answered 109 a second
+// with a p99 of 882 ms, against 3,157 and 19 ms on SQLite. SQLite plans
+// from its indexes alone (its ANALYZE would hold the only write lock for
+// seconds), so it is left alone.
+func (db *DB) AnalyzeShadow(ctx context.Context) error {
+	if db.driver != DriverPostgres {
+		return nil
+	}
+	for _, t := range mirrorTables {
+		if err := db.write.WithContext(ctx).Exec("ANALYZE " + shadowPrefix + t).Error; err != nil {
+			return unavailable(fmt.Errorf("store: analyze the rebuilt %s: %w", t, err))
+		}
+	}
+	return nil
+}
+
 // DropShadow removes the shadow mirror, after a rebuild gave up.
 func (db *DB) DropShadow(ctx context.Context) error { return db.dropTables(ctx, shadowPrefix, nil) }
 

@@ -211,6 +211,11 @@ func TestEraseLeavesOthersAndLaterEvents(t *testing.T) {
 		if len(m.Contacts) != 1 || m.Contacts[0].ID != "cnt_b" || len(m.Messages) != 1 || len(m.Conversations) != 1 || len(m.WorkflowRuns) != 0 {
 			t.Errorf("mirror after the erasure: %s", dump(m))
 		}
+		// A retention sweep that read the event before the erasure cannot
+		// write its payload back.
+		if err := db.Write(ctx, func(tx *store.Tx) error { return tx.SetPayload("e3", []byte(`{"id":"e3"}`)) }); err != nil {
+			t.Fatal(err)
+		}
 		e, err := db.Event(ctx, "e3")
 		if err != nil || e.Status != models.EventErased || len(e.Payload) != 0 || e.Type != "message.received" {
 			t.Errorf("erased event: %+v, %v", e, err)

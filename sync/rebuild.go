@@ -204,6 +204,9 @@ func (r *rebuilder) build(ctx context.Context) error {
 	if err := r.findRemoved(ctx); err != nil {
 		return err
 	}
+	if err := r.db.AnalyzeShadow(ctx); err != nil {
+		return err
+	}
 	r.opts.Progress(RebuildProgress{Phase: "swapping"})
 	return r.swap(ctx)
 }
