@@ -44,11 +44,12 @@ type ProjectorOptions struct {
 	// the time stays below 0.95 - Load (but at least a tenth, so that the
 	// mirror never stands still). On Postgres they take no lock the other
 	// needs, and the journal writer's busy time is mostly waiting for the
-	// server, so the projector rests only once the writer is busy more
-	// than nearSaturation of the time: at half the maximum rate, resting
-	// as on SQLite left it a quarter of the time and the oldest pending
-	// event aged by 20 s in 30 s; never resting cost a fifth of the
-	// maximum rate (BENCHMARKS.md). When deliveries stop it applies full
+	// server (it reads 85 % at half the maximum rate), so the projector
+	// does not rest: resting as on SQLite, or only past 80 % busy, left it
+	// so little time at half the maximum rate that the oldest pending
+	// event aged 20 s in 30 s; not resting keeps it under 300 ms there and
+	// costs a fifth of the maximum rate on a machine whose two cores also
+	// run Postgres (BENCHMARKS.md). When deliveries stop it applies full
 	// batches back to back, catching up on what it left.
 	Active func() bool
 	Load   func() float64
@@ -180,9 +181,9 @@ func (p *Projector) Run(ctx context.Context) {
 			}
 		}
 		active := p.opts.Active()
-		share, load := 1.0, p.opts.Load()
-		if p.db.Driver() == store.DriverSQLite || load > nearSaturation {
-			share = min(1, max(0.1, 0.95-load))
+		share := 1.0
+		if p.db.Driver() == store.DriverSQLite {
+			share = min(1, max(0.1, 0.95-p.opts.Load()))
 		}
 		limit := p.opts.Batch
 		if active {
@@ -216,10 +217,6 @@ func (p *Projector) Run(ctx context.Context) {
 		}
 	}
 }
-
-// nearSaturation is the journal writer's busy share past which the
-// projector rests on Postgres too.
-const nearSaturation = 0.8
 
 // paced is how many events a step may take while deliveries come in: as
 // many as it writes, by the recent cost of an event, in its budget, which
