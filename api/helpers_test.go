@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	gosync "sync"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func newTestServer(t testing.TB, db *store.DB, opts Options) *testServer {
 		opts.MaxBodyBytes = 1 << 20
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() { // the service's log, to see why a request failed
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	v, err := sync.NewVerifier([]string{testSecret, "whsec_old"})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/buzzmirror/buzzmirror/internal/ratelog"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/sync"
+	"github.com/buzzmirror/buzzmirror/ui"
 )
 
 // Options configure the router.
@@ -93,6 +94,9 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 		e.GET(path, h, auth)
 	}
 
+	if err := ui.Register(e, d.DB, ui.Options{Tokens: o.Tokens, Log: d.Log}); err != nil {
+		return nil, err
+	}
 	health(e, d.DB)
 	if !o.MetricsElsewhere {
 		e.GET("/metrics", metrics.handler())
@@ -101,7 +105,7 @@ func New(d Deps, o Options) (*echo.Echo, error) {
 	return e, nil
 }
 
-// compress gzips answers of /v1 and the OpenAPI document for clients that
+// compress gzips answers of /v1, the inspector and the OpenAPI document for clients that
 // accept it, at the fastest level: the answers are JSON, which shrinks
 // tenfold even so, and the CPU is the read API's. Small answers go as they
 // are.
@@ -110,7 +114,7 @@ var compress = middleware.GzipWithConfig(middleware.GzipConfig{
 	MinLength: 1024,
 	Skipper: func(c echo.Context) bool {
 		p := c.Request().URL.Path
-		return !strings.HasPrefix(p, "/v1/") && p != "/openapi.json"
+		return !strings.HasPrefix(p, "/v1/") && !strings.HasPrefix(p, "/ui/") && p != "/openapi.json"
 	},
 })
 

@@ -127,6 +127,7 @@ func benchRead(ctx context.Context, env Env) error {
 	fs.IntVar(&o.Contacts, "contacts", 100_000, "contacts seeded")
 	fs.IntVar(&o.Conversations, "conversations", 200_000, "conversations seeded")
 	fs.IntVar(&o.Messages, "messages", 1_000_000, "messages seeded")
+	fs.BoolVar(&o.Inspector, "inspector", false, "drive the inspector's pages (/ui/) instead of the API")
 	pid := fs.Int("server-pid", 0, "sample this process's peak RSS while running")
 	if err := parseBench(fs, env.Args); err != nil {
 		return err
