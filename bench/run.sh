@@ -28,7 +28,7 @@ parts=${*:-ingest fresh rebuild read}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 work=$(mktemp -d)
 cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
+  kill $(jobs -p) $(cat "$work/pids" 2>/dev/null) 2>/dev/null || true
   rm -rf "$work"
   for db in buzzmirror_bench buzzmirror_bench_journal; do psql -q "$PG" -c "DROP DATABASE IF EXISTS $db" 2>/dev/null || true; done
 }
@@ -39,9 +39,16 @@ export BUZZMIRROR_WEBHOOK_SECRET=bench-secret BUZZMIRROR_LISTEN=127.0.0.1:18181 
 hook="http://$BUZZMIRROR_LISTEN/webhooks/buzzbip"
 
 serve() { # serve [flags...]: start the service, wait until ready, print its pid
+  if curl -sf "http://$BUZZMIRROR_LISTEN/healthz" >/dev/null; then
+    echo "run.sh: something already answers on $BUZZMIRROR_LISTEN" >&2; exit 1
+  fi
   "$bm" serve "$@" >>"$work/serve.log" 2>&1 &
   local pid=$!
+  echo "$pid" >>"$work/pids" # started in a subshell: not one of this shell's jobs
   for _ in $(seq 200); do curl -sf "http://$BUZZMIRROR_LISTEN/readyz" >/dev/null && break; sleep 0.1; done
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "run.sh: serve exited:" >&2; tail -n 5 "$work/serve.log" >&2; exit 1
+  fi
   echo "$pid"
 }
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
