@@ -129,6 +129,10 @@ if [[ " $parts " == *" inspector "* ]]; then
   "$bm" rebuild | tail -n 1
   pid=$(BUZZMIRROR_API_TOKENS=bench-token serve)
   "$bm" bench read --inspector --token bench-token --url "http://$BUZZMIRROR_LISTEN" --connections 8 --duration "${secs}s" --server-pid "$pid" $size
+  # The contacts search is a substring scan (as the API's q): on its own.
+  for q in c1 c22 c333; do
+    curl -so /dev/null -H 'Authorization: Bearer bench-token' -w "ui contacts?q=$q: %{time_total}s\n" "http://$BUZZMIRROR_LISTEN/ui/contacts?q=$q"
+  done
   stop "$pid"; settle
 fi
 
