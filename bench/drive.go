@@ -195,7 +195,6 @@ func inspectorTargets(o ReadOptions, rng *rand.Rand) map[string]func() string {
 		"ui conversations waiting": func() string { return "/ui/conversations?awaiting=yes" },
 		"ui conversation":          func() string { return fmt.Sprintf("/ui/conversations/conv_%d", rng.IntN(o.Conversations)) },
 		"ui message":               func() string { return fmt.Sprintf("/ui/messages/msg_%d", rng.IntN(o.Messages)) },
-		"ui contacts search":       func() string { return "/ui/contacts?q=c1" },
 		"ui contact":               func() string { return fmt.Sprintf("/ui/contacts/cnt_%d", rng.IntN(o.Contacts)) },
 	}
 }
