@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/buzzmirror/buzzmirror/models"
 )
@@ -24,22 +21,8 @@ func TestBackupWhileDelivering(t *testing.T) {
 	dsn := filepath.Join(dir, "live.db")
 	s := start(t, "BUZZMIRROR_DATABASE_DSN="+dsn, "BUZZMIRROR_WEBHOOK_SECRET="+faultSecret)
 	bodies := stream(4000)
-	hook := "http://" + s.addr + "/webhooks/buzzbip"
-	client := &http.Client{Timeout: 20 * time.Second}
-	for _, b := range bodies[:2000] {
-		if code, err := post(client, hook, b); err != nil || code != 200 {
-			t.Fatalf("before the backup: %d %v", code, err)
-		}
-	}
-	s.settle(t)
-
-	var sent atomic.Int64
-	done := make(chan map[string]bool)
-	go func() { done <- spray(hook, bodies[2000:], 4, make(chan struct{}), &sent) }()
-	waitFor(t, &sent, 200)
 	copyPath := filepath.Join(dir, "copy.db")
-	out := s.run(t, "backup", copyPath)
-	acked := <-done
+	out, acked := s.whileDelivering(t, bodies[:2000], bodies[2000:], func() string { return s.run(t, "backup", copyPath) })
 	if !strings.Contains(out, "backed up to "+copyPath) {
 		t.Fatalf("backup: %s", out)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,28 +26,18 @@ func TestEraseWhileDelivering(t *testing.T) {
 			s := start(t, "BUZZMIRROR_DATABASE_DRIVER="+driver, "BUZZMIRROR_DATABASE_DSN="+dsn, "BUZZMIRROR_WEBHOOK_SECRET="+faultSecret)
 			bodies := stream(3000)
 			victim, naming := busiestContact(bodies)
-			hook := "http://" + s.addr + "/webhooks/buzzbip"
-			client := &http.Client{Timeout: 20 * time.Second}
-			for _, b := range bodies[:1500] {
-				if code, err := post(client, hook, b); err != nil || code != 200 {
-					t.Fatalf("before the erasure: %d %v", code, err)
-				}
-			}
-			s.settle(t)
-
-			var sent atomic.Int64
-			done := make(chan map[string]bool)
-			go func() { done <- spray(hook, bodies[1500:], 4, make(chan struct{}), &sent) }()
-			waitFor(t, &sent, 100)
-			out := s.run(t, "erase", "--yes", "contact", victim)
+			out, acked := s.whileDelivering(t, bodies[:1500], bodies[1500:], func() string {
+				return s.run(t, "erase", "--yes", "contact", victim)
+			})
 			if !strings.Contains(out, "erased contact "+victim+": 1 contact") {
 				t.Fatalf("erase: %s", out)
 			}
-			acked := <-done
 			if len(acked) != countIDs(bodies[1500:]) {
 				t.Errorf("%d of %d deliveries made during the erasure were answered 200", len(acked), countIDs(bodies[1500:]))
 			}
 			// BuzzBip retries everything, the erased events included.
+			hook := "http://" + s.addr + "/webhooks/buzzbip"
+			client := &http.Client{Timeout: 20 * time.Second}
 			for _, b := range bodies {
 				if code, err := post(client, hook, b); err != nil || code != 200 {
 					t.Fatalf("retry: %d %v", code, err)

@@ -90,6 +90,27 @@ func spray(url string, bodies [][]byte, senders int, stop <-chan struct{}, sent 
 	return acked
 }
 
+// whileDelivering delivers before one by one and waits until it is
+// applied, then runs op while four senders deliver during; it returns
+// what op printed and the ids answered 200 meanwhile.
+func (s *service) whileDelivering(t *testing.T, before, during [][]byte, op func() string) (string, map[string]bool) {
+	t.Helper()
+	hook := "http://" + s.addr + "/webhooks/buzzbip"
+	client := &http.Client{Timeout: 20 * time.Second}
+	for _, b := range before {
+		if code, err := post(client, hook, b); err != nil || code != 200 {
+			t.Fatalf("delivering before: %d %v", code, err)
+		}
+	}
+	s.settle(t)
+	var sent atomic.Int64
+	done := make(chan map[string]bool)
+	go func() { done <- spray(hook, during, 4, make(chan struct{}), &sent) }()
+	waitFor(t, &sent, int64(min(100, len(during))))
+	out := op()
+	return out, <-done
+}
+
 // openStore opens the database a stopped service used.
 func openStore(t *testing.T, driver, dsn string) *store.DB {
 	t.Helper()

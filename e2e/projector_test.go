@@ -28,20 +28,9 @@ func TestRebuildWhileDelivering(t *testing.T) {
 			dsn := storetest.DSN(t, driver)
 			s := start(t, "BUZZMIRROR_DATABASE_DRIVER="+driver, "BUZZMIRROR_DATABASE_DSN="+dsn, "BUZZMIRROR_WEBHOOK_SECRET="+faultSecret)
 			bodies := stream(3000)
-			hook := "http://" + s.addr + "/webhooks/buzzbip"
-			client := &http.Client{Timeout: 20 * time.Second}
-			for _, b := range bodies[:1500] {
-				if code, err := post(client, hook, b); err != nil || code != 200 {
-					t.Fatalf("before the rebuild: %d %v", code, err)
-				}
-			}
-			s.settle(t)
-
-			var sent atomic.Int64
-			done := make(chan map[string]bool)
-			go func() { done <- spray(hook, bodies[1500:], 4, make(chan struct{}), &sent) }()
-			out := s.run(t, "rebuild", "--cache-rows", "200")
-			acked := <-done
+			out, acked := s.whileDelivering(t, bodies[:1500], bodies[1500:], func() string {
+				return s.run(t, "rebuild", "--cache-rows", "200")
+			})
 			if !strings.Contains(out, "rebuilt from") {
 				t.Fatalf("rebuild: %s", out)
 			}
