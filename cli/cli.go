@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/buzzmirror/buzzmirror/config"
 	"github.com/buzzmirror/buzzmirror/internal/buildinfo"
@@ -161,6 +162,12 @@ func openStore(ctx context.Context, cfg config.Config, policy schemaPolicy, log 
 	}
 	return db, applied, nil
 }
+
+// bulkWriter tunes the store of a command that writes in many
+// transactions beside a running serve (rebuild, erase): on SQLite it
+// pauses a little between them, so that the service's writer, and the
+// deliveries it commits, get the write lock in between.
+func bulkWriter(o *store.Options) { o.Yield = 3 * time.Millisecond }
 
 // PrintVersion prints the version, the commit and the build time.
 func PrintVersion(_ context.Context, env Env) error {

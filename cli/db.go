@@ -46,7 +46,7 @@ func Rebuild(ctx context.Context, env Env) error {
 		return fmt.Errorf("rebuild: --cache-rows must be at least 1")
 	}
 	log := newLogger(cfg, env.Stderr)
-	db, _, err := openStore(ctx, cfg, requireSchema, log, func(o *store.Options) { o.WriterCacheKiB = 8 << 10 })
+	db, _, err := openStore(ctx, cfg, requireSchema, log, bulkWriter, func(o *store.Options) { o.WriterCacheKiB = 8 << 10 })
 	if err != nil {
 		return err
 	}

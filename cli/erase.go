@@ -39,7 +39,7 @@ func Erase(ctx context.Context, env Env) error {
 		return err
 	}
 	log := newLogger(cfg, env.Stderr)
-	db, _, err := openStore(ctx, cfg, requireSchema, log)
+	db, _, err := openStore(ctx, cfg, requireSchema, log, bulkWriter)
 	if err != nil {
 		return err
 	}

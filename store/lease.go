@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // The projector lease: one projector per database at a time. It lives on
@@ -100,16 +102,19 @@ func (db *DB) CurrentLease(ctx context.Context) (Lease, error) {
 // the row it returns, if any.
 func (db *DB) leaseRow(ctx context.Context, q string, args []any, dest *int64) (bool, error) {
 	found := false
-	rows, err := db.write.WithContext(ctx).Raw(q, args...).Rows()
-	if err != nil {
-		return false, unavailable(err)
-	}
-	defer rows.Close()
-	if rows.Next() {
-		if err := rows.Scan(dest); err != nil {
-			return false, unavailable(err)
+	err := db.writeStatements(ctx, func(g *gorm.DB) error {
+		rows, err := g.Raw(q, args...).Rows()
+		if err != nil {
+			return err
 		}
-		found = true
-	}
-	return found, unavailable(rows.Err())
+		defer rows.Close()
+		if rows.Next() {
+			if err := rows.Scan(dest); err != nil {
+				return err
+			}
+			found = true
+		}
+		return rows.Err()
+	})
+	return found, unavailable(err)
 }

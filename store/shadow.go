@@ -59,7 +59,7 @@ func (db *DB) CreateShadow(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	err = db.write.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+	err = db.writeStatements(ctx, func(g *gorm.DB) error {
 		if err := g.Exec(script).Error; err != nil {
 			return fmt.Errorf("store: create shadow mirror: %w", err)
 		}
@@ -139,7 +139,7 @@ func (db *DB) dropTables(ctx context.Context, prefix string, progress func(int64
 				return err
 			}
 		}
-		if err := db.write.WithContext(ctx).Exec("DROP TABLE " + name).Error; err != nil {
+		if err := db.writeStatements(ctx, func(g *gorm.DB) error { return g.Exec("DROP TABLE " + name).Error }); err != nil {
 			return unavailable(fmt.Errorf("store: drop %s: %w", name, err))
 		}
 	}
@@ -154,11 +154,16 @@ func (db *DB) emptyGently(ctx context.Context, table string, progress func(int64
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res := db.write.WithContext(ctx).Exec(fmt.Sprintf("DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s LIMIT %d)", table, table, dropBatch))
-		if res.Error != nil {
-			return unavailable(fmt.Errorf("store: empty %s: %w", table, res.Error))
+		var deleted int64
+		err := db.writeStatements(ctx, func(g *gorm.DB) error {
+			res := g.Exec(fmt.Sprintf("DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s LIMIT %d)", table, table, dropBatch))
+			deleted = res.RowsAffected
+			return res.Error
+		})
+		if err != nil {
+			return unavailable(fmt.Errorf("store: empty %s: %w", table, err))
 		}
-		if res.RowsAffected < dropBatch {
+		if deleted < dropBatch {
 			return nil
 		}
 		if progress != nil {

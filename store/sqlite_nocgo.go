@@ -5,6 +5,8 @@ package store
 import (
 	"context"
 	"errors"
+
+	"gorm.io/gorm"
 )
 
 // errNoCGO is why a binary built with CGO_ENABLED=0 cannot open SQLite:
@@ -17,5 +19,9 @@ func (db *DB) openSQLite(string, Options) error { return errNoCGO }
 func (db *DB) runCheckpoints(context.Context) {}
 
 func (db *DB) rewindWAL(context.Context) {}
+
+func (db *DB) sqliteTransaction(context.Context, bool, func(*gorm.DB) error) error {
+	return errNoCGO
+}
 
 func sqliteTransient(error) (transient, known bool) { return false, false }

@@ -61,7 +61,12 @@ type DB struct {
 	identity string // SQLite: device and inode of file when opened
 
 	texts texts // the writer's bulk statements (bulk.go)
-	log   *ratelog.Limiter
+
+	// SQLite: the pause between one write transaction and the next
+	// (Options.Yield), and when the last one ended, Unix nanoseconds.
+	yield    time.Duration
+	released atomic.Int64
+	log      *ratelog.Limiter
 
 	// Now is the clock behind receivedAt and syncedAt; tests replace it.
 	Now func() time.Time
@@ -79,6 +84,13 @@ type Options struct {
 	// zero). A rebuild takes 8 MiB: it touches far more pages than any
 	// cache holds, and the memory serves its row cache better.
 	WriterCacheKiB int
+	// Yield is how long the SQLite writer pauses after a write
+	// transaction before it begins the next. A bulk writer in a process of
+	// its own (rebuild, erase) yields a few milliseconds, so that the
+	// serving process's writer, which tries for the lock every millisecond
+	// meanwhile, gets its turn and deliveries do not wait (see
+	// lockedTransaction).
+	Yield time.Duration
 }
 
 // Open connects to the database without migrating it.
@@ -89,7 +101,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	db := &DB{driver: driver, Now: time.Now, texts: texts{postgres: driver == DriverPostgres}, log: ratelog.New(opts.Log, time.Minute)}
+	db := &DB{driver: driver, Now: time.Now, texts: texts{postgres: driver == DriverPostgres}, log: ratelog.New(opts.Log, time.Minute), yield: opts.Yield}
 	var err error
 	switch driver {
 	case DriverSQLite:

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 
@@ -108,23 +107,14 @@ func (db *DB) transact(ctx context.Context, feed, durable bool, fn func(*Tx) err
 	return err
 }
 
-// sqliteTransaction runs fn in a transaction on the writer's connection,
-// with synchronous=NORMAL for its commit unless durable.
-func (db *DB) sqliteTransaction(ctx context.Context, durable bool, fn func(*gorm.DB) error) error {
-	if durable {
-		return db.write.WithContext(ctx).Transaction(fn)
+// writeStatements runs fn's statements on the writer in one transaction:
+// on SQLite through lockedTransaction, so that they take their turn with
+// other processes' writers like every transaction does.
+func (db *DB) writeStatements(ctx context.Context, fn func(*gorm.DB) error) error {
+	if db.driver == DriverSQLite {
+		return db.sqliteTransaction(ctx, true, fn)
 	}
-	return db.write.WithContext(ctx).Connection(func(conn *gorm.DB) error {
-		if err := conn.Exec("PRAGMA synchronous = NORMAL").Error; err != nil {
-			return err
-		}
-		err := conn.Transaction(fn)
-		if restore := conn.Exec("PRAGMA synchronous = FULL").Error; restore != nil {
-			// The connection must not go on writing loosely: drop it.
-			return errors.Join(err, restore, driver.ErrBadConn)
-		}
-		return err
-	})
+	return db.write.WithContext(ctx).Transaction(fn)
 }
 
 // isOwnError reports errors fn returns on purpose (not database failures).
