@@ -70,6 +70,11 @@ func (db *DB) openSQLite(path string, opts Options) error {
 	var err error
 	db.write, err = openSQLitePool(sqliteDSN(path, sqliteWriter, opts.WriterCacheKiB), sqliteWriterPragmas, 1)
 	if err == nil {
+		// The DSN sets it, so every connection the writer's pool opens
+		// has the same.
+		err = db.write.Raw("PRAGMA busy_timeout").Row().Scan(&db.busyMillis)
+	}
+	if err == nil {
 		db.read, err = openSQLitePool(sqliteDSN(path, sqliteReader, 0), nil, opts.MaxOpenConns, prepared)
 	}
 	if err == nil {
@@ -245,16 +250,12 @@ func (db *DB) rewindWAL(ctx context.Context) {
 	defer db.checkpointing.Unlock()
 	var r struct{ Busy, Log, Checkpointed int64 }
 	err := db.write.WithContext(ctx).Connection(func(conn *gorm.DB) error {
-		_, restore, err := busyTimeout(conn)
-		if err != nil {
-			return err
-		}
 		if err := conn.Exec("PRAGMA busy_timeout = 0").Error; err != nil {
 			return err
 		}
-		err = conn.Raw("PRAGMA wal_checkpoint(RESTART)").Row().Scan(&r.Busy, &r.Log, &r.Checkpointed)
-		if restoreErr := conn.Exec(restore).Error; restoreErr != nil {
-			return errors.Join(err, restoreErr, driver.ErrBadConn) // drop a connection that would not wait
+		err := conn.Raw("PRAGMA wal_checkpoint(RESTART)").Row().Scan(&r.Busy, &r.Log, &r.Checkpointed)
+		if restore := conn.Exec(db.busyPragma()).Error; restore != nil {
+			return errors.Join(err, restore, driver.ErrBadConn) // drop a connection that would not wait
 		}
 		return err
 	})
@@ -310,14 +311,11 @@ func (db *DB) lockedTransaction(ctx context.Context, conn *gorm.DB, fn func(*gor
 		}
 		defer func() { db.released.Store(time.Now().UnixNano()) }()
 	}
-	timeout, restore, err := busyTimeout(conn)
-	if err != nil {
-		return err
-	}
 	if err := conn.Exec("PRAGMA busy_timeout = 1").Error; err != nil {
 		return err
 	}
-	deadline := time.Now().Add(timeout)
+	restore := db.busyPragma()
+	deadline := time.Now().Add(time.Duration(db.busyMillis) * time.Millisecond)
 	for {
 		began := false
 		err := conn.Transaction(func(g *gorm.DB) error {
@@ -340,15 +338,9 @@ func (db *DB) lockedTransaction(ctx context.Context, conn *gorm.DB, fn func(*gor
 	}
 }
 
-// busyTimeout reads how long conn waits for a lock, and returns the
-// statement that sets it so again.
-func busyTimeout(conn *gorm.DB) (time.Duration, string, error) {
-	var ms int64
-	if err := conn.Raw("PRAGMA busy_timeout").Row().Scan(&ms); err != nil {
-		return 0, "", err
-	}
-	return time.Duration(ms) * time.Millisecond, fmt.Sprintf("PRAGMA busy_timeout = %d", ms), nil
-}
+// busyPragma is the statement that sets the writer's busy timeout back
+// to what its DSN says.
+func (db *DB) busyPragma() string { return fmt.Sprintf("PRAGMA busy_timeout = %d", db.busyMillis) }
 
 // isBusy reports SQLite's "the database is busy" (a reader or writer in
 // the way).

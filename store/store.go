@@ -63,10 +63,12 @@ type DB struct {
 	texts texts // the writer's bulk statements (bulk.go)
 
 	// SQLite: the pause between one write transaction and the next
-	// (Options.Yield), and when the last one ended, Unix nanoseconds.
-	yield    time.Duration
-	released atomic.Int64
-	log      *ratelog.Limiter
+	// (Options.Yield), and when the last one ended, Unix nanoseconds; and
+	// the writer's busy timeout, in milliseconds, as its DSN sets it.
+	yield      time.Duration
+	released   atomic.Int64
+	busyMillis int64
+	log        *ratelog.Limiter
 
 	// Now is the clock behind receivedAt and syncedAt; tests replace it.
 	Now func() time.Time
