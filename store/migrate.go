@@ -25,6 +25,40 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	before  func(*gorm.DB) error // what the SQL cannot say, run first (migrationCode)
+}
+
+// migrationCode holds, by driver and version, what a migration does before
+// its SQL that SQL cannot say.
+var migrationCode = map[string]map[int]func(*gorm.DB) error{
+	// The index a rebuild swapped in carries a generation suffix; 0005
+	// replaces it whatever its name.
+	DriverSQLite: {5: func(tx *gorm.DB) error {
+		for _, table := range []string{"contacts", "messages"} {
+			if err := dropSQLiteIndexOn(tx, table, "updated_at,id"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
+}
+
+// dropSQLiteIndexOn drops the indexes of table on exactly columns (comma
+// separated, in order), whatever they are named.
+func dropSQLiteIndexOn(tx *gorm.DB, table, columns string) error {
+	var names []string
+	err := tx.Raw(`SELECT m.name FROM sqlite_master m WHERE m.type = 'index' AND m.tbl_name = ? AND m.sql IS NOT NULL
+		AND (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(m.name) ORDER BY seqno)) = ?`,
+		table, columns).Scan(&names).Error
+	if err != nil {
+		return fmt.Errorf("store: find the index on %s (%s): %w", table, columns, err)
+	}
+	for _, name := range names {
+		if err := tx.Exec(`DROP INDEX "` + strings.ReplaceAll(name, `"`, `""`) + `"`).Error; err != nil {
+			return fmt.Errorf("store: drop index %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // ErrSchemaOutdated means the database lacks migrations this binary needs.
@@ -51,7 +85,7 @@ func migrations(driver string) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b), before: migrationCode[driver][v]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i, m := range out {
@@ -85,6 +119,11 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 				return nil
 			}
 			m := all[current]
+			if m.before != nil {
+				if err := m.before(tx); err != nil {
+					return fmt.Errorf("store: migration %s: %w", m.name, err)
+				}
+			}
 			if err := tx.Exec(m.sql).Error; err != nil {
 				return fmt.Errorf("store: migration %s: %w", m.name, err)
 			}

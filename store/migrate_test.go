@@ -3,8 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	gosync "sync"
 	"testing"
+
+	"gorm.io/gorm"
 
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/store/storetest"
@@ -84,5 +89,101 @@ func TestCheckSchemaRefusesOutdated(t *testing.T) {
 				t.Fatalf("empty database: got %v, want ErrSchemaOutdated", err)
 			}
 		})
+	}
+}
+
+// TestSearchIndexReplacesRenamedOne migrates a SQLite database whose list
+// indexes a rebuild renamed (contacts_updated_g3) to version 5: the old
+// index goes whatever its name, the new one carries the search text, and
+// a search on contacts or messages tests that text in the index and reads
+// a row only when it matches (the deferred seek).
+func TestSearchIndexReplacesRenamedOne(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t, store.DriverSQLite)
+	g := store.WriteGorm(db)
+	for _, stmt := range []string{
+		"DROP INDEX contacts_updated", "CREATE INDEX contacts_updated_g3 ON contacts (updated_at, id)",
+		"DROP INDEX messages_updated", "CREATE INDEX messages_updated_g3 ON messages (updated_at, id)",
+		"DELETE FROM schema_migrations WHERE version = 5",
+	} {
+		if err := g.Exec(stmt).Error; err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if applied, err := db.Migrate(ctx); err != nil || !slices.Equal(applied, []int{5}) {
+		t.Fatalf("migrate applied %v, %v; want [5]", applied, err)
+	}
+	for _, table := range []string{"contacts", "messages"} {
+		var indexes []string
+		err := g.Raw(`SELECT il.name || ' (' || (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(il.name) ORDER BY seqno)) || ')'
+			FROM pragma_index_list(?) il WHERE il.origin = 'c' ORDER BY 1`, table).Scan(&indexes).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := table + "_updated (updated_at,id,search)"
+		if !slices.Contains(indexes, want) || slices.ContainsFunc(indexes, func(s string) bool { return strings.HasSuffix(s, "(updated_at,id)") }) {
+			t.Errorf("%s indexes after migration: %v; want %s and none on (updated_at,id) alone", table, indexes, want)
+		}
+	}
+
+	// Capture the searches' SQL as the store sends it, and read its program.
+	var sqls []string
+	var vars [][]any
+	r := store.ReadGorm(db)
+	capture := func(tx *gorm.DB) {
+		sqls = append(sqls, tx.Statement.SQL.String())
+		vars = append(vars, tx.Statement.Vars)
+	}
+	if err := r.Callback().Query().After("gorm:query").Register("test:capture", capture); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Callback().Row().After("gorm:row").Register("test:capture", capture); err != nil {
+		t.Fatal(err)
+	}
+	page := store.Page{Limit: 50}
+	if _, _, err := db.Contacts(ctx, store.ContactFilter{Q: "amira"}, page); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Messages(ctx, store.MessageFilter{Q: "order 12"}, page); err != nil {
+		t.Fatal(err)
+	}
+	if len(sqls) != 2 {
+		t.Fatalf("captured %d queries, want 2", len(sqls))
+	}
+	for i, q := range sqls {
+		table := map[bool]string{true: "contacts", false: "messages"}[i == 0]
+		var root int64
+		if err := r.Raw("SELECT rootpage FROM sqlite_master WHERE name = ?", table+"_updated").Scan(&root).Error; err != nil {
+			t.Fatal(err)
+		}
+		rows, err := r.Raw("EXPLAIN "+q, vars[i]...).Rows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The index's cursor is the one opened on its root page; until the
+		// LIKE has run, no column may come from any other cursor.
+		var program []string
+		index, liked, early := int64(-1), false, false
+		for rows.Next() {
+			var addr, p1, p2, p3, p5 int64
+			var op string
+			var p4, comment any
+			if err := rows.Scan(&addr, &op, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+				t.Fatal(err)
+			}
+			program = append(program, fmt.Sprint(addr, " ", op, " ", p1, " ", p2, " ", p3, " ", p4))
+			switch {
+			case op == "OpenRead" && p2 == root:
+				index = p1
+			case op == "Function" && strings.Contains(fmt.Sprint(p4), "like"):
+				liked = true
+			case op == "Column" && !liked && p1 != index:
+				early = true
+			}
+		}
+		rows.Close()
+		if index < 0 || !liked || early {
+			t.Errorf("%s\nshould test the search text in %s_updated before it reads the row:\n%s", q, table, strings.Join(program, "\n"))
+		}
 	}
 }

@@ -109,5 +109,6 @@ BEGIN
     SELECT n.nspname INTO ext FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
     IF ext IS NOT NULL THEN
         EXECUTE format('CREATE INDEX %I ON %I USING gin (search %I.gin_trgm_ops)', '{{I "messages_search"}}', '{{T "messages"}}', ext);
+        EXECUTE format('CREATE INDEX %I ON %I USING gin (search %I.gin_trgm_ops)', '{{I "contacts_search"}}', '{{T "contacts"}}', ext);
     END IF;
 END $$;

@@ -20,7 +20,9 @@ CREATE TABLE {{T "contacts"}} (
     synced_at  TEXT NOT NULL,
     seq        INTEGER NOT NULL
 );
-CREATE INDEX {{I "contacts_updated"}} ON {{T "contacts"}} (updated_at, id);
+-- The search text rides in the list's index: q tests it there and reads a
+-- row only when it matches.
+CREATE INDEX {{I "contacts_updated"}} ON {{T "contacts"}} (updated_at, id, search);
 CREATE INDEX {{I "contacts_seq"}} ON {{T "contacts"}} (seq, id);
 CREATE INDEX {{I "contacts_phone_norm"}} ON {{T "contacts"}} (phone_norm);
 CREATE INDEX {{I "contacts_email"}} ON {{T "contacts"}} (email_norm);
@@ -77,7 +79,7 @@ CREATE TABLE {{T "messages"}} (
     search          TEXT
 );
 CREATE INDEX {{I "messages_conversation"}} ON {{T "messages"}} (conversation_id, created_at, id);
-CREATE INDEX {{I "messages_updated"}} ON {{T "messages"}} (updated_at, id);
+CREATE INDEX {{I "messages_updated"}} ON {{T "messages"}} (updated_at, id, search);
 CREATE INDEX {{I "messages_seq"}} ON {{T "messages"}} (seq, id);
 CREATE INDEX {{I "messages_contact"}} ON {{T "messages"}} (contact_id, updated_at, id);
 CREATE INDEX {{I "messages_error_code"}} ON {{T "messages"}} (error_code, updated_at, id);
