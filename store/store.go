@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	stdsync "sync"
 	"sync/atomic"
@@ -47,6 +48,10 @@ type DB struct {
 	walFrames     atomic.Int64 // SQLite: WAL length the last checkpoint saw
 	walBehind     atomic.Int64 // SQLite: of which not yet copied into the database
 	checkpointing stdsync.Mutex
+	// SQLite: the database file, open for as long as the pools are (closing
+	// a descriptor drops the process's locks on the file), for the
+	// background checkpoints to sync what they copied (runCheckpoints).
+	dbFile *os.File
 
 	// For Ready: the last commit and the last failure, Unix nanoseconds,
 	// and the last probe.
@@ -229,6 +234,9 @@ func (db *DB) Close() error {
 			seen[c] = true
 			errs = append(errs, c.Close())
 		}
+	}
+	if db.dbFile != nil {
+		errs = append(errs, db.dbFile.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -121,3 +121,25 @@ func TestSweepWalksTheJournalByDate(t *testing.T) {
 		t.Errorf("the sweep's plan: %s", text)
 	}
 }
+
+// TestWalRestartDue: the writer restarts a long WAL only once the
+// background checkpoints have left it little to copy, unless the WAL has
+// grown four times as long.
+func TestWalRestartDue(t *testing.T) {
+	for _, c := range []struct {
+		frames, behind int64
+		want           bool
+	}{
+		{walRestartFrames - 1, 0, false},
+		{walRestartFrames, 0, true},
+		{walRestartFrames, walRestartBehind, true},
+		{walRestartFrames, walRestartBehind + 1, false},
+		{4*walRestartFrames - 1, walRestartBehindMax, false},
+		{4 * walRestartFrames, walRestartBehindMax, true},
+		{4 * walRestartFrames, walRestartBehindMax + 1, false},
+	} {
+		if got := walRestartDue(c.frames, c.behind); got != c.want {
+			t.Errorf("walRestartDue(%d, %d) = %v, want %v", c.frames, c.behind, got, c.want)
+		}
+	}
+}
