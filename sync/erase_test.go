@@ -90,10 +90,10 @@ func journalStatuses(t fataler, db *store.DB) map[string]string {
 	return out
 }
 
-// TestPropertyEraseConverges: a history with an erasure at a random point,
-// delivered in any order with duplicates and late retries, reaches the
-// mirror and journal of in-order delivery followed by the erasure; and a
-// rebuild reaches them again.
+// TestPropertyEraseConverges: a history with erasures of one person or two
+// at random points, delivered in any order with duplicates and late
+// retries, reaches the mirror and journal of in-order delivery followed by
+// the erasures; and a rebuild reaches them again.
 func TestPropertyEraseConverges(t *testing.T) {
 	for _, driver := range storetest.Drivers(t) {
 		t.Run(driver, func(t *testing.T) {
@@ -107,17 +107,23 @@ func TestPropertyEraseConverges(t *testing.T) {
 					}
 				}
 				events := genErasableEvents(rt)
-				victim := rapid.SampledFrom([]string{"cnt_a", "cnt_b"}).Draw(rt, "victim")
-				at, _ := time.Parse(time.RFC3339, rapid.SampledFrom(eraseTimes[:3]).Draw(rt, "erasedAt"))
-				opts := EraseOptions{At: at}
+				// One person erased or both, each at a time of its own.
+				victims := rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"cnt_a", "cnt_b"}), 1, 2, rapid.ID[string]).Draw(rt, "victims")
+				opts := make([]EraseOptions, len(victims))
+				for i := range victims {
+					at, _ := time.Parse(time.RFC3339, rapid.SampledFrom(eraseTimes[:3]).Draw(rt, "erasedAt"))
+					opts[i] = EraseOptions{At: at}
+				}
 
 				want := newTestService(wantDB.DB)
 				defer want.Close()
 				for _, e := range events {
 					MustIngest(rt, want, e.body)
 				}
-				if _, err := Erase(ctx, want.db, discard, victim, opts); err != nil {
-					rt.Fatalf("erase: %v", err)
+				for i, victim := range victims {
+					if _, err := Erase(ctx, want.db, discard, victim, opts[i]); err != nil {
+						rt.Fatalf("erase: %v", err)
+					}
 				}
 				wantMirror, wantJournal := MustSnapshot(rt, want.db), journalStatuses(rt, want.db)
 
@@ -126,17 +132,28 @@ func TestPropertyEraseConverges(t *testing.T) {
 					k := rapid.IntRange(0, len(delivery)).Draw(rt, "at")
 					delivery = append(delivery[:k], append([]propEvent{events[i]}, delivery[k:]...)...)
 				}
-				eraseAt := rapid.IntRange(0, len(delivery)).Draw(rt, "eraseAfter")
+				// Each erasure runs before the delivery at its index (or after
+				// the last one).
+				eraseAt := make([]int, len(victims))
+				for i := range victims {
+					eraseAt[i] = rapid.IntRange(0, len(delivery)).Draw(rt, "eraseAfter")
+				}
 				got := newTestService(gotDB.DB)
 				defer got.Close()
 				hold(rt, got)
-				for i, e := range delivery {
-					if i == eraseAt {
-						if _, err := Erase(ctx, got.db, discard, victim, opts); err != nil {
+				eraseDue := func(at int) {
+					for i, victim := range victims {
+						if eraseAt[i] != at {
+							continue
+						}
+						if _, err := Erase(ctx, got.db, discard, victim, opts[i]); err != nil {
 							rt.Fatalf("erase: %v", err)
 						}
 						hold(rt, got)
 					}
+				}
+				for i, e := range delivery {
+					eraseDue(i)
 					if _, err := got.write(ctx, requests(got, [][]byte{e.body})); err != nil {
 						rt.Fatalf("journal: %v", err)
 					}
@@ -146,12 +163,7 @@ func TestPropertyEraseConverges(t *testing.T) {
 						}
 					}
 				}
-				if eraseAt == len(delivery) {
-					if _, err := Erase(ctx, got.db, discard, victim, opts); err != nil {
-						rt.Fatalf("erase: %v", err)
-					}
-					hold(rt, got)
-				}
+				eraseDue(len(delivery))
 				MustDrain(rt, got)
 				if gotMirror := MustSnapshot(rt, got.db); !reflect.DeepEqual(gotMirror, wantMirror) {
 					rt.Fatalf("erasure amid shuffled delivery differs:\n got %s\nwant %s", dump(gotMirror), dump(wantMirror))
