@@ -58,19 +58,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		}
 	}
 
-	// Capture each query's SQL as the store sends it.
-	var sqls []string
-	var vars [][]any
-	capture := func(tx *gorm.DB) {
-		sqls = append(sqls, tx.Statement.SQL.String())
-		vars = append(vars, tx.Statement.Vars)
-	}
-	if err := g.Callback().Query().After("gorm:query").Register("test:capture", capture); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Callback().Row().After("gorm:row").Register("test:capture", capture); err != nil {
-		t.Fatal(err)
-	}
+	captured := captureSQL(t, g)
 	since := time.Date(2026, 6, 1, 10, 0, 0, 50000, time.UTC)
 	until := since.Add(time.Microsecond)
 	page := store.Page{Limit: 50}
@@ -158,15 +146,15 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, run := range queries {
-		sqls, vars = nil, nil
+		*captured = sqlCapture{}
 		if err := run(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if len(sqls) == 0 {
+		if len(captured.sqls) == 0 {
 			t.Errorf("%s ran no query", name)
 		}
-		for i, q := range sqls {
-			rows, err := sqlDB.QueryContext(ctx, "EXPLAIN "+q, vars[i]...)
+		for i, q := range captured.sqls {
+			rows, err := sqlDB.QueryContext(ctx, "EXPLAIN "+q, captured.vars[i]...)
 			if err != nil {
 				t.Fatalf("%s: explain: %v", name, err)
 			}
@@ -182,4 +170,27 @@ func TestListQueriesUseIndexes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sqlCapture holds every query a pool ran, as the store sent it.
+type sqlCapture struct {
+	sqls []string
+	vars [][]any
+}
+
+// captureSQL records the queries g runs from now on.
+func captureSQL(t *testing.T, g *gorm.DB) *sqlCapture {
+	t.Helper()
+	c := &sqlCapture{}
+	capture := func(tx *gorm.DB) {
+		c.sqls = append(c.sqls, tx.Statement.SQL.String())
+		c.vars = append(c.vars, tx.Statement.Vars)
+	}
+	if err := g.Callback().Query().After("gorm:query").Register("test:capture", capture); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Callback().Row().After("gorm:row").Register("test:capture", capture); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -9,8 +9,6 @@ import (
 	gosync "sync"
 	"testing"
 
-	"gorm.io/gorm"
-
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/store/storetest"
 )
@@ -127,19 +125,8 @@ func TestSearchIndexReplacesRenamedOne(t *testing.T) {
 	}
 
 	// Capture the searches' SQL as the store sends it, and read its program.
-	var sqls []string
-	var vars [][]any
 	r := store.ReadGorm(db)
-	capture := func(tx *gorm.DB) {
-		sqls = append(sqls, tx.Statement.SQL.String())
-		vars = append(vars, tx.Statement.Vars)
-	}
-	if err := r.Callback().Query().After("gorm:query").Register("test:capture", capture); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Callback().Row().After("gorm:row").Register("test:capture", capture); err != nil {
-		t.Fatal(err)
-	}
+	captured := captureSQL(t, r)
 	page := store.Page{Limit: 50}
 	if _, _, err := db.Contacts(ctx, store.ContactFilter{Q: "amira"}, page); err != nil {
 		t.Fatal(err)
@@ -147,16 +134,16 @@ func TestSearchIndexReplacesRenamedOne(t *testing.T) {
 	if _, _, err := db.Messages(ctx, store.MessageFilter{Q: "order 12"}, page); err != nil {
 		t.Fatal(err)
 	}
-	if len(sqls) != 2 {
-		t.Fatalf("captured %d queries, want 2", len(sqls))
+	if len(captured.sqls) != 2 {
+		t.Fatalf("captured %d queries, want 2", len(captured.sqls))
 	}
-	for i, q := range sqls {
+	for i, q := range captured.sqls {
 		table := map[bool]string{true: "contacts", false: "messages"}[i == 0]
 		var root int64
 		if err := r.Raw("SELECT rootpage FROM sqlite_master WHERE name = ?", table+"_updated").Scan(&root).Error; err != nil {
 			t.Fatal(err)
 		}
-		rows, err := r.Raw("EXPLAIN "+q, vars[i]...).Rows()
+		rows, err := r.Raw("EXPLAIN "+q, captured.vars[i]...).Rows()
 		if err != nil {
 			t.Fatal(err)
 		}
