@@ -231,9 +231,10 @@ func (db *DB) runCheckpoints(ctx context.Context) {
 			if err == nil && r.Log >= walRestartFrames && r.Checkpointed != synced && db.dbFile != nil {
 				// The WAL is due for a restart: what was copied is made
 				// durable here, so that the writer's restart has only its
-				// own copies to sync. (Before, the kernel writes the pages
-				// back at its pace; syncing after every checkpoint cost
-				// ingest a tenth of its p99 at half the maximum rate.)
+				// own copies to sync. (Until then the kernel writes the
+				// pages back at its own pace: syncing after every
+				// checkpoint cost ingest about a tenth of its p99 at half
+				// the maximum rate.)
 				err = db.dbFile.Sync()
 				synced = r.Checkpointed
 			}
@@ -300,7 +301,7 @@ func (db *DB) rewindWAL(ctx context.Context) {
 // they go, each copying what was written during the one before, until
 // fewer than walRestartBehind frames are left: the restart then pauses
 // the writer for a few milliseconds (a retention sweep writing 18 MiB of
-// WAL a second: restarts every 7 s, the longest sweep batch 68 ms, where
+// WAL a second: restarts every 7 s, the longest sweep batch 55–112 ms, where
 // restarting 16,384 frames behind and syncing everything the background
 // had copied took up to 450 ms). Should they never get that close, the
 // writer restarts with up to walRestartBehindMax left once the WAL is

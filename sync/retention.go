@@ -67,8 +67,9 @@ func NewSweeper(db *store.DB, log *slog.Logger, retain time.Duration) *Sweeper {
 type SweepStats struct {
 	Events, Messages, Batches int
 	// Longest is the longest a batch held the write path: from its first
-	// statement to its commit. LongestWait is the longest a batch waited
-	// to begin, behind other writers (on SQLite, the journal's).
+	// statement to its commit, and the WAL restart that may follow it on
+	// SQLite. LongestWait is the longest a batch waited to begin, behind
+	// other writers (on SQLite, the journal's).
 	Longest, LongestWait time.Duration
 }
 
