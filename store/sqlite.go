@@ -301,7 +301,7 @@ func (db *DB) rewindWAL(ctx context.Context) {
 // they go, each copying what was written during the one before, until
 // fewer than walRestartBehind frames are left: the restart then pauses
 // the writer for a few milliseconds (a retention sweep writing 18 MiB of
-// WAL a second: restarts every 7 s, the longest sweep batch 55–112 ms, where
+// WAL a second: restarts every 7 s, the longest sweep batch 68–112 ms, where
 // restarting 16,384 frames behind and syncing everything the background
 // had copied took up to 450 ms). Should they never get that close, the
 // writer restarts with up to walRestartBehindMax left once the WAL is
