@@ -207,7 +207,7 @@ func (r *rebuilder) build(ctx context.Context) error {
 	if err := r.findRemoved(ctx); err != nil {
 		return err
 	}
-	if err := r.db.AnalyzeShadow(ctx); err != nil {
+	if err := r.db.TidyShadow(ctx); err != nil {
 		return err
 	}
 	r.opts.Progress(RebuildProgress{Phase: "swapping"})
