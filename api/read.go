@@ -19,10 +19,12 @@ type Reader interface {
 	Contacts(ctx context.Context, f store.ContactFilter, p store.Page) ([]models.Contact, bool, error)
 	ExportContacts(ctx context.Context, f store.ContactFilter, fn func(context.Context, []models.Contact) error) error
 	Contact(ctx context.Context, id string) (*models.Contact, error)
+	ContactExists(ctx context.Context, id string) error
 	ContactsByID(ctx context.Context, ids []string) (map[string]*models.Contact, error)
 	Conversations(ctx context.Context, f store.ConversationFilter, p store.Page) ([]models.Conversation, bool, error)
 	ExportConversations(ctx context.Context, f store.ConversationFilter, fn func(context.Context, []models.Conversation) error) error
 	Conversation(ctx context.Context, id string) (*models.Conversation, error)
+	ConversationExists(ctx context.Context, id string) error
 	Messages(ctx context.Context, f store.MessageFilter, p store.Page) ([]models.Message, bool, error)
 	ExportMessages(ctx context.Context, f store.MessageFilter, fn func(context.Context, []models.Message) error) error
 	ConversationMessages(ctx context.Context, conversationID string, ids []string, p store.Page) ([]models.Message, bool, error)
@@ -107,13 +109,12 @@ func (h *reader) getContact(c echo.Context) error {
 
 // ownerExists answers 404 for a list under a contact or conversation that
 // does not exist (an empty list would say it exists and has nothing).
-func ownerExists[T any](c echo.Context, get func(context.Context, string) (*T, error)) (string, error) {
+func ownerExists(c echo.Context, exists func(context.Context, string) error) (string, error) {
 	id, err := pathID(c)
 	if err != nil {
 		return "", err
 	}
-	_, err = get(c.Request().Context(), id)
-	return id, err
+	return id, exists(c.Request().Context(), id)
 }
 
 func (h *reader) contactConversations(c echo.Context) error {
@@ -123,7 +124,7 @@ func (h *reader) contactConversations(c echo.Context) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
-	id, err := ownerExists(c, h.db.Contact)
+	id, err := ownerExists(c, h.db.ContactExists)
 	if err != nil {
 		return err
 	}
@@ -194,7 +195,7 @@ func (h *reader) conversationMessages(c echo.Context) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
-	id, err := ownerExists(c, h.db.Conversation)
+	id, err := ownerExists(c, h.db.ConversationExists)
 	if err != nil {
 		return err
 	}
@@ -228,7 +229,7 @@ func (h *reader) contactMessages(c echo.Context) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
-	id, err := ownerExists(c, h.db.Contact)
+	id, err := ownerExists(c, h.db.ContactExists)
 	if err != nil {
 		return err
 	}

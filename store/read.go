@@ -127,6 +127,20 @@ func get[T any](ctx context.Context, db *DB, id, what string) (*T, error) {
 	return &rows[0], nil
 }
 
+// exists answers models.ErrNotFound unless the mirror holds the row of
+// model with id. It reads the primary key alone: a list under a contact or
+// conversation needs to know that its owner exists, not what it holds.
+func exists(ctx context.Context, db *DB, model any, id, what string) error {
+	var ids []string
+	if err := db.read.WithContext(ctx).Model(model).Where("id = ?", id).Limit(1).Pluck("id", &ids).Error; err != nil {
+		return unavailable(fmt.Errorf("store: look up %s %s: %w", what, id, err))
+	}
+	if len(ids) == 0 {
+		return models.ErrNotFound
+	}
+	return nil
+}
+
 // likeContains is a LIKE pattern matching s anywhere, with LIKE's own
 // wildcards in s escaped.
 func likeContains(s string) string {

@@ -84,6 +84,12 @@ func (db *DB) Contact(ctx context.Context, id string) (*models.Contact, error) {
 	return get[models.Contact](ctx, db, id, "contact")
 }
 
+// ContactExists answers models.ErrNotFound unless the mirror holds
+// contact id.
+func (db *DB) ContactExists(ctx context.Context, id string) error {
+	return exists(ctx, db, &models.Contact{}, id, "contact")
+}
+
 // ContactsByID reads the contacts with the given ids, by id; those that
 // do not exist are absent.
 func (db *DB) ContactsByID(ctx context.Context, ids []string) (map[string]*models.Contact, error) {
@@ -141,6 +147,12 @@ func (db *DB) ExportConversations(ctx context.Context, f ConversationFilter, fn 
 // Conversation reads one conversation.
 func (db *DB) Conversation(ctx context.Context, id string) (*models.Conversation, error) {
 	return get[models.Conversation](ctx, db, id, "conversation")
+}
+
+// ConversationExists answers models.ErrNotFound unless the mirror holds
+// conversation id.
+func (db *DB) ConversationExists(ctx context.Context, id string) error {
+	return exists(ctx, db, &models.Conversation{}, id, "conversation")
 }
 
 // MessageFilter narrows a message list. Since is inclusive, Until exclusive,
