@@ -13,12 +13,24 @@ import (
 )
 
 // listing is one list endpoint's access to the store: a page of rows, every
-// row (an export), how rows become resources, and a row's sort key.
+// row (an export), how rows become resources, and a row's sort key. A list
+// under a contact or conversation has an owner too: it answers
+// models.ErrNotFound when that row is missing. Its queries match nothing
+// then, so the owner is looked up only when they come back empty.
 type listing[R, T any] struct {
 	page   func(context.Context, store.Page) ([]R, bool, error)
 	export func(context.Context, func(context.Context, []R) error) error
 	render func(context.Context, []R) ([]T, error)
 	key    func(*R) store.Key
+	owner  func(context.Context) error
+}
+
+// ownerOf answers for an empty list: nil, or why the list does not exist.
+func (l *listing[R, T]) ownerOf(ctx context.Context) error {
+	if l.owner == nil {
+		return nil
+	}
+	return l.owner(ctx)
 }
 
 // listPage is the answer of every list endpoint.
@@ -45,13 +57,19 @@ func serveList[R, T any](c echo.Context, q *query, l listing[R, T]) error {
 			return err
 		}
 		return streamNDJSON(c, func(emit func([]T) error) error {
-			return l.export(ctx, func(ctx context.Context, rows []R) error {
+			found := false
+			err := l.export(ctx, func(ctx context.Context, rows []R) error {
+				found = true
 				items, err := l.render(ctx, rows)
 				if err != nil {
 					return err
 				}
 				return emit(items)
 			})
+			if err == nil && !found {
+				return l.ownerOf(ctx)
+			}
+			return err
 		})
 	}
 	p := q.page()
@@ -59,6 +77,9 @@ func serveList[R, T any](c echo.Context, q *query, l listing[R, T]) error {
 		return err
 	}
 	rows, more, err := l.page(ctx, p)
+	if err == nil && len(rows) == 0 {
+		err = l.ownerOf(ctx)
+	}
 	if err != nil {
 		return err
 	}

@@ -107,16 +107,6 @@ func (h *reader) getContact(c echo.Context) error {
 	return c.JSON(http.StatusOK, toContact(row))
 }
 
-// ownerExists answers 404 for a list under a contact or conversation that
-// does not exist (an empty list would say it exists and has nothing).
-func ownerExists(c echo.Context, exists func(context.Context, string) error) (string, error) {
-	id, err := pathID(c)
-	if err != nil {
-		return "", err
-	}
-	return id, exists(c.Request().Context(), id)
-}
-
 func (h *reader) contactConversations(c echo.Context) error {
 	q := newQuery(c, params("status", "awaitingReply", "expand")...)
 	f := store.ConversationFilter{IDs: q.ids(), Status: q.oneOf("status", conversationStatuses...), AwaitingReply: q.boolean("awaitingReply")}
@@ -124,12 +114,12 @@ func (h *reader) contactConversations(c echo.Context) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
-	id, err := ownerExists(c, h.db.ContactExists)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	f.ContactID = id
-	return h.serveConversations(c, q, f, expand)
+	f.ContactID, f.Owned = id, true
+	return h.serveConversations(c, q, f, expand, func(ctx context.Context) error { return h.db.ContactExists(ctx, id) })
 }
 
 func (h *reader) listConversations(c echo.Context) error {
@@ -138,10 +128,12 @@ func (h *reader) listConversations(c echo.Context) error {
 		IDs: q.ids(), Status: q.oneOf("status", conversationStatuses...), AwaitingReply: q.boolean("awaitingReply"),
 		ContactID: q.str("contactId"), Channel: q.str("channel"), UpdatedSince: q.time("updatedSince"),
 	}
-	return h.serveConversations(c, q, f, q.expandContact())
+	return h.serveConversations(c, q, f, q.expandContact(), nil)
 }
 
-func (h *reader) serveConversations(c echo.Context, q *query, f store.ConversationFilter, expand bool) error {
+// serveConversations answers a conversation list; owner, when not nil, is
+// the contact it lists under (see listing).
+func (h *reader) serveConversations(c echo.Context, q *query, f store.ConversationFilter, expand bool, owner func(context.Context) error) error {
 	return serveList(c, q, listing[models.Conversation, Conversation]{
 		page: func(ctx context.Context, p store.Page) ([]models.Conversation, bool, error) {
 			return h.db.Conversations(ctx, f, p)
@@ -151,6 +143,7 @@ func (h *reader) serveConversations(c echo.Context, q *query, f store.Conversati
 		},
 		render: h.conversations(expand),
 		key:    store.ConversationKey,
+		owner:  owner,
 	})
 }
 
@@ -195,7 +188,7 @@ func (h *reader) conversationMessages(c echo.Context) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
-	id, err := ownerExists(c, h.db.ConversationExists)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
@@ -208,6 +201,7 @@ func (h *reader) conversationMessages(c echo.Context) error {
 		},
 		render: h.messages(expand),
 		key:    store.MessageCreatedKey,
+		owner:  func(ctx context.Context) error { return h.db.ConversationExists(ctx, id) },
 	})
 }
 
@@ -229,20 +223,21 @@ func (h *reader) contactMessages(c echo.Context) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
-	id, err := ownerExists(c, h.db.ContactExists)
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	f.ContactID = id
-	return h.serveMessages(c, q, f, expand)
+	f.ContactID, f.Owned = id, true
+	return h.serveMessages(c, q, f, expand, func(ctx context.Context) error { return h.db.ContactExists(ctx, id) })
 }
 
 func (h *reader) listMessages(c echo.Context) error {
 	q := newQuery(c, params(append(messageFilters, "contactId")...)...)
-	return h.serveMessages(c, q, h.messageFilter(q), q.expandContact())
+	return h.serveMessages(c, q, h.messageFilter(q), q.expandContact(), nil)
 }
 
-func (h *reader) serveMessages(c echo.Context, q *query, f store.MessageFilter, expand bool) error {
+// serveMessages answers a message list; owner as in serveConversations.
+func (h *reader) serveMessages(c echo.Context, q *query, f store.MessageFilter, expand bool, owner func(context.Context) error) error {
 	return serveList(c, q, listing[models.Message, Message]{
 		page: func(ctx context.Context, p store.Page) ([]models.Message, bool, error) {
 			return h.db.Messages(ctx, f, p)
@@ -252,6 +247,7 @@ func (h *reader) serveMessages(c echo.Context, q *query, f store.MessageFilter, 
 		},
 		render: h.messages(expand),
 		key:    store.MessageKey,
+		owner:  owner,
 	})
 }
 

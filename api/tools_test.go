@@ -188,6 +188,16 @@ func TestNDJSONExport(t *testing.T) {
 		if rec := s.do(t, http.MethodGet, "/v1/messages?channel=fax", nil, export); rec.Code != 200 || rec.Body.Len() != 0 {
 			t.Errorf("empty export: %d %q", rec.Code, rec.Body)
 		}
+		// Under a contact or conversation: a missing owner is a 404, an
+		// owner with nothing that matches an empty 200.
+		for _, missing := range []string{"/v1/contacts/nope/messages", "/v1/contacts/nope/conversations", "/v1/conversations/nope/messages"} {
+			if rec := s.do(t, http.MethodGet, missing, nil, export); rec.Code != 404 {
+				t.Errorf("export of %s: %d %q, want 404", missing, rec.Code, rec.Body)
+			}
+		}
+		if rec := s.do(t, http.MethodGet, "/v1/contacts/cnt_3/messages?channel=fax", nil, export); rec.Code != 200 || rec.Body.Len() != 0 {
+			t.Errorf("empty export under a contact: %d %q", rec.Code, rec.Body)
+		}
 		// Paging parameters make no sense in an export.
 		if rec := s.do(t, http.MethodGet, "/v1/messages?limit=5", nil, export); rec.Code != 400 || decode[Problem](t, rec).Parameter != "limit" {
 			t.Errorf("export with limit: %d %s", rec.Code, rec.Body)

@@ -110,8 +110,12 @@ type ConversationFilter struct {
 	Status        string
 	AwaitingReply *bool
 	ContactID     string
-	Channel       string
-	UpdatedSince  *time.Time
+	// Owned, with ContactID, matches nothing unless the mirror holds that
+	// contact: a list under the contact tells an empty list from a missing
+	// contact in the same query (see ownedBy).
+	Owned        bool
+	Channel      string
+	UpdatedSince *time.Time
 }
 
 func (f ConversationFilter) apply(q *gorm.DB) *gorm.DB {
@@ -124,6 +128,9 @@ func (f ConversationFilter) apply(q *gorm.DB) *gorm.DB {
 	}
 	if f.ContactID != "" {
 		q = q.Where("contact_id = ?", f.ContactID)
+		if f.Owned {
+			q = ownedBy(q, "contacts", f.ContactID)
+		}
 	}
 	if f.Channel != "" {
 		q = q.Where("channel = ?", f.Channel)
@@ -164,6 +171,7 @@ type MessageFilter struct {
 	Channel        string
 	ConversationID string
 	ContactID      string
+	Owned          bool   // as in ConversationFilter
 	ErrorCode      string // exact
 	Q              string // case-insensitive substring of the body
 	Since, Until   *time.Time
@@ -178,6 +186,9 @@ func (f MessageFilter) apply(q *gorm.DB) *gorm.DB {
 		if eq[1] != "" {
 			q = q.Where(eq[0]+" = ?", eq[1])
 		}
+	}
+	if f.ContactID != "" && f.Owned {
+		q = ownedBy(q, "contacts", f.ContactID)
 	}
 	if f.Q != "" {
 		q = q.Where(`search LIKE ? ESCAPE '\'`, likeContains(strings.ToLower(f.Q)))
@@ -204,7 +215,8 @@ func (db *DB) ExportMessages(ctx context.Context, f MessageFilter, fn func(conte
 // byCreated is a conversation's messages' order: oldest first.
 var byCreated = order{column: "created_at"}
 
-// ConversationMessages lists a conversation's messages, oldest first.
+// ConversationMessages lists a conversation's messages, oldest first;
+// none unless the mirror holds the conversation.
 func (db *DB) ConversationMessages(ctx context.Context, conversationID string, ids []string, p Page) ([]models.Message, bool, error) {
 	return list[models.Message](conversationMessages(conversationID, ids)(db.mirrorRows(ctx, &models.Message{})), byCreated, p, "conversation messages")
 }
@@ -215,7 +227,17 @@ func (db *DB) ExportConversationMessages(ctx context.Context, conversationID str
 }
 
 func conversationMessages(conversationID string, ids []string) func(*gorm.DB) *gorm.DB {
-	return func(q *gorm.DB) *gorm.DB { return byIDs(q.Where("conversation_id = ?", conversationID), ids) }
+	return func(q *gorm.DB) *gorm.DB {
+		return byIDs(ownedBy(q.Where("conversation_id = ?", conversationID), "conversations", conversationID), ids)
+	}
+}
+
+// ownedBy narrows q to nothing unless table holds the row id. A list
+// under a contact or conversation answers 404 when its owner is missing;
+// with this guard it asks whether the owner exists only when the list
+// comes back empty, instead of before every list.
+func ownedBy(q *gorm.DB, table, id string) *gorm.DB {
+	return q.Where("EXISTS (SELECT 1 FROM "+table+" o WHERE o.id = ?)", id)
 }
 
 // Message reads one message.
