@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 )
 
@@ -17,12 +18,17 @@ import (
 // under a contact or conversation has an owner too: it answers
 // models.ErrNotFound when that row is missing. Its queries match nothing
 // then, so the owner is looked up only when they come back empty.
+//
+// An expanded list (expand=contact) reads its rows' contacts with the page
+// (store.Page.Contacts) and hands them to render; render reads them itself
+// when it gets none (an export's pages).
 type listing[R, T any] struct {
 	page   func(context.Context, store.Page) ([]R, bool, error)
 	export func(context.Context, func(context.Context, []R) error) error
-	render func(context.Context, []R) ([]T, error)
+	render func(ctx context.Context, rows []R, contacts map[string]*models.Contact) ([]T, error)
 	key    func(*R) store.Key
 	owner  func(context.Context) error
+	expand bool
 }
 
 // ownerOf answers for an empty list: nil, or why the list does not exist.
@@ -60,7 +66,7 @@ func serveList[R, T any](c echo.Context, q *query, l listing[R, T]) error {
 			found := false
 			err := l.export(ctx, func(ctx context.Context, rows []R) error {
 				found = true
-				items, err := l.render(ctx, rows)
+				items, err := l.render(ctx, rows, nil)
 				if err != nil {
 					return err
 				}
@@ -76,6 +82,9 @@ func serveList[R, T any](c echo.Context, q *query, l listing[R, T]) error {
 	if err := q.Err(); err != nil {
 		return err
 	}
+	if l.expand {
+		p.Contacts = map[string]*models.Contact{}
+	}
 	rows, more, err := l.page(ctx, p)
 	if err == nil && len(rows) == 0 {
 		err = l.ownerOf(ctx)
@@ -83,7 +92,7 @@ func serveList[R, T any](c echo.Context, q *query, l listing[R, T]) error {
 	if err != nil {
 		return err
 	}
-	items, err := l.render(ctx, rows)
+	items, err := l.render(ctx, rows, p.Contacts)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func (h *reader) listContacts(c echo.Context) error {
 		export: func(ctx context.Context, fn func(context.Context, []models.Contact) error) error {
 			return h.db.ExportContacts(ctx, f, fn)
 		},
-		render: func(_ context.Context, rows []models.Contact) ([]Contact, error) {
+		render: func(_ context.Context, rows []models.Contact, _ map[string]*models.Contact) ([]Contact, error) {
 			return mapRows(rows, toContact), nil
 		},
 		key: store.ContactKey,
@@ -142,6 +142,7 @@ func (h *reader) serveConversations(c echo.Context, q *query, f store.Conversati
 			return h.db.ExportConversations(ctx, f, fn)
 		},
 		render: h.conversations(expand),
+		expand: expand,
 		key:    store.ConversationKey,
 		owner:  owner,
 	})
@@ -149,13 +150,13 @@ func (h *reader) serveConversations(c echo.Context, q *query, f store.Conversati
 
 // conversations renders conversation rows, with their contacts when
 // expand is set.
-func (h *reader) conversations(expand bool) func(context.Context, []models.Conversation) ([]Conversation, error) {
-	return func(ctx context.Context, rows []models.Conversation) ([]Conversation, error) {
+func (h *reader) conversations(expand bool) func(context.Context, []models.Conversation, map[string]*models.Contact) ([]Conversation, error) {
+	return func(ctx context.Context, rows []models.Conversation, contacts map[string]*models.Contact) ([]Conversation, error) {
 		out := mapRows(rows, toConversation)
 		if !expand {
 			return out, nil
 		}
-		return out, h.withContacts(ctx, len(out), func(i int) *string { return out[i].ContactID },
+		return out, h.withContacts(ctx, contacts, len(out), func(i int) *string { return out[i].ContactID },
 			func(i int, c **Contact) { out[i].Contact = c })
 	}
 }
@@ -175,7 +176,7 @@ func (h *reader) getConversation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := h.conversations(expand)(ctx, []models.Conversation{*row})
+	out, err := h.conversations(expand)(ctx, []models.Conversation{*row}, nil)
 	if err != nil {
 		return err
 	}
@@ -200,6 +201,7 @@ func (h *reader) conversationMessages(c echo.Context) error {
 			return h.db.ExportConversationMessages(ctx, id, ids, fn)
 		},
 		render: h.messages(expand),
+		expand: expand,
 		key:    store.MessageCreatedKey,
 		owner:  func(ctx context.Context) error { return h.db.ConversationExists(ctx, id) },
 	})
@@ -246,19 +248,20 @@ func (h *reader) serveMessages(c echo.Context, q *query, f store.MessageFilter, 
 			return h.db.ExportMessages(ctx, f, fn)
 		},
 		render: h.messages(expand),
+		expand: expand,
 		key:    store.MessageKey,
 		owner:  owner,
 	})
 }
 
 // messages renders message rows, with their contacts when expand is set.
-func (h *reader) messages(expand bool) func(context.Context, []models.Message) ([]Message, error) {
-	return func(ctx context.Context, rows []models.Message) ([]Message, error) {
+func (h *reader) messages(expand bool) func(context.Context, []models.Message, map[string]*models.Contact) ([]Message, error) {
+	return func(ctx context.Context, rows []models.Message, contacts map[string]*models.Contact) ([]Message, error) {
 		out := mapRows(rows, toMessage)
 		if !expand {
 			return out, nil
 		}
-		return out, h.withContacts(ctx, len(out), func(i int) *string { return out[i].ContactID },
+		return out, h.withContacts(ctx, contacts, len(out), func(i int) *string { return out[i].ContactID },
 			func(i int, c **Contact) { out[i].Contact = c })
 	}
 }
@@ -278,27 +281,29 @@ func (h *reader) getMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := h.messages(expand)(ctx, []models.Message{*row})
+	out, err := h.messages(expand)(ctx, []models.Message{*row}, nil)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, out[0])
 }
 
-// withContacts reads the contacts of n items in one query and hands each
-// item its own: an object, or null when the item names none or names one
-// the mirror does not hold.
-func (h *reader) withContacts(ctx context.Context, n int, contactOf func(int) *string, set func(int, **Contact)) error {
-	ids := make([]string, 0, n)
-	for i := range n {
-		if id := contactOf(i); id != nil {
-			ids = append(ids, *id)
+// withContacts hands each of n items its contact: an object, or null when
+// the item names none or names one the mirror does not hold. found holds
+// them when the page read them; otherwise they are read in one query.
+func (h *reader) withContacts(ctx context.Context, found map[string]*models.Contact, n int, contactOf func(int) *string, set func(int, **Contact)) error {
+	if found == nil {
+		ids := make([]string, 0, n)
+		for i := range n {
+			if id := contactOf(i); id != nil {
+				ids = append(ids, *id)
+			}
 		}
-	}
-	slices.Sort(ids)
-	found, err := h.db.ContactsByID(ctx, slices.Compact(ids))
-	if err != nil {
-		return err
+		slices.Sort(ids)
+		var err error
+		if found, err = h.db.ContactsByID(ctx, slices.Compact(ids)); err != nil {
+			return err
+		}
 	}
 	for i := range n {
 		var c *Contact
@@ -321,7 +326,7 @@ func (h *reader) listWorkflowRuns(c echo.Context) error {
 		export: func(ctx context.Context, fn func(context.Context, []models.WorkflowRun) error) error {
 			return h.db.ExportWorkflowRuns(ctx, f, fn)
 		},
-		render: func(_ context.Context, rows []models.WorkflowRun) ([]WorkflowRun, error) {
+		render: func(_ context.Context, rows []models.WorkflowRun, _ map[string]*models.Contact) ([]WorkflowRun, error) {
 			return mapRows(rows, toWorkflowRun), nil
 		},
 		key: store.WorkflowRunKey,
@@ -336,7 +341,7 @@ func (h *reader) listEvents(c echo.Context) error {
 		export: func(ctx context.Context, fn func(context.Context, []models.Event) error) error {
 			return h.db.ExportEvents(ctx, f, fn)
 		},
-		render: func(_ context.Context, rows []models.Event) ([]Event, error) {
+		render: func(_ context.Context, rows []models.Event, _ map[string]*models.Contact) ([]Event, error) {
 			return mapRows(rows, func(e *models.Event) Event { return toEvent(e, false) }), nil
 		},
 		key: store.EventKey,

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/buzzmirror/buzzmirror/models"
 	"github.com/buzzmirror/buzzmirror/store"
 	"github.com/buzzmirror/buzzmirror/store/storetest"
 )
@@ -103,6 +104,18 @@ func TestListQueriesUseIndexes(t *testing.T) {
 			return err
 		},
 		"contacts of a page": func() error { _, err := db.ContactsByID(ctx, []string{"cnt_7", "cnt_9"}); return err },
+		"conversations with their contacts": func() error {
+			_, _, err := db.Conversations(ctx, store.ConversationFilter{Status: "open"}, store.Page{Limit: 50, Contacts: map[string]*models.Contact{}})
+			return err
+		},
+		"a contact's messages with their contacts": func() error {
+			_, _, err := db.Messages(ctx, store.MessageFilter{ContactID: "cnt_7", Owned: true}, store.Page{Limit: 50, Contacts: map[string]*models.Contact{}})
+			return err
+		},
+		"conversations of a contact": func() error {
+			_, _, err := db.Conversations(ctx, store.ConversationFilter{ContactID: "cnt_7", Owned: true}, page)
+			return err
+		},
 		"conversation messages": func() error {
 			_, _, err := db.ConversationMessages(ctx, "conv_7", nil, page)
 			return err

@@ -19,10 +19,13 @@ type Key struct {
 }
 
 // Page bounds a list query: at most Limit rows after the position After
-// (from the start when nil).
+// (from the start when nil). Contacts, when not nil on a list of rows that
+// name a contact (conversations, messages), receives those contacts by id,
+// read in the same query (see listWithContacts).
 type Page struct {
-	Limit int
-	After *Key
+	Limit    int
+	After    *Key
+	Contacts map[string]*models.Contact
 }
 
 // order is a list's sort: a time column, newest or oldest first, ties by id
@@ -42,7 +45,14 @@ func list[T any](q *gorm.DB, o order, p Page, what string) ([]T, bool, error) {
 	if p.After != nil {
 		q = q.Where(fmt.Sprintf("(%s, id) %s (?, ?)", o.column, cmp), p.After.At, p.After.ID)
 	}
-	rows, err := findAll[T](q.Order(fmt.Sprintf("%s %s, id %s", o.column, dir, dir)).Limit(p.Limit+1), p.Limit+1)
+	q = q.Order(fmt.Sprintf("%s %s, id %s", o.column, dir, dir)).Limit(p.Limit + 1)
+	var rows []T
+	var err error
+	if p.Contacts != nil {
+		rows, err = findWithContacts[T](q, fmt.Sprintf("p.%s %s, p.id %s", o.column, dir, dir), p.Limit+1, p.Contacts)
+	} else {
+		rows, err = findAll[T](q, p.Limit+1)
+	}
 	if err != nil {
 		return nil, false, unavailable(fmt.Errorf("store: list %s: %w", what, err))
 	}
