@@ -14,7 +14,8 @@
 #          OLD=<binary of the earlier code> that binary's rebuild of the
 #          same journal too.
 # read     both databases, 1.3M events (1M messages): an NDJSON export of
-#          every message (server RSS), the read API at 16 connections;
+#          every message (server RSS), the read API at 16 connections, a
+#          rare word in the bodies and /v1/stats one at a time;
 #          on SQLite then a retention sweep of every body and an erasure
 #          while 100 deliveries a second arrive.
 # inspector  the inspector's pages on the same data set, SQLite, 8
@@ -160,6 +161,9 @@ for db in ${DBS:-sqlite postgres}; do
   for n in 10123 10456 10789 10234 10567; do
     curl -so /dev/null -w "messages?q=order #$n (rare): %{time_total}s\n" "http://$BUZZMIRROR_LISTEN/v1/messages?q=order+%23$n"
   done
+  # /v1/stats alone (counters kept with the rows), one request at a time.
+  for _ in $(seq 300); do curl -so /dev/null -w '%{time_total}\n' "http://$BUZZMIRROR_LISTEN/v1/stats"; done | sort -n |
+    awk '{t[NR] = $1 * 1000} END {printf "stats alone, 300 in a row: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", t[int(NR / 2)], t[int(NR * 0.99)], t[NR]}'
   stop "$pid"
   if [ "$db" = sqlite ]; then
     echo "== privacy, SQLite: retention sweep of 1M message bodies and an erasure, while 100 deliveries a second arrive"
