@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -47,35 +48,7 @@ func schemaOf[T any](g *gorm.DB) (*schema.Schema, error) {
 
 // findAll runs q and reads its rows into values of T, at most capacity of
 // them expected.
-func findAll[T any](q *gorm.DB, capacity int) ([]T, error) {
-	s, err := schemaOf[T](q)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := q.Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	columns, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	fields, err := columnFields(s, columns)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, capacity)
-	dst := make([]any, len(fields))
-	for rows.Next() {
-		out = append(out, *new(T))
-		fieldPointers(fields, reflect.ValueOf(&out[len(out)-1]).Elem(), dst)
-		if err := rows.Scan(dst...); err != nil {
-			return nil, err
-		}
-	}
-	return out, rows.Err()
-}
+func findAll[T any](q *gorm.DB, capacity int) ([]T, error) { return scanAll[T](q, capacity, nil) }
 
 // contactPrefix marks the columns of a row's contact in a joined list.
 const contactPrefix = "contact__"
@@ -87,10 +60,6 @@ const contactPrefix = "contact__"
 // into contacts by id. An expanded list thus costs one query, not one for
 // the page and one for its contacts.
 func findWithContacts[T any](page *gorm.DB, outer string, capacity int, contacts map[string]*models.Contact) ([]T, error) {
-	s, err := schemaOf[T](page)
-	if err != nil {
-		return nil, err
-	}
 	cs, err := schemaOf[models.Contact](page)
 	if err != nil {
 		return nil, err
@@ -105,6 +74,17 @@ func findWithContacts[T any](page *gorm.DB, outer string, capacity int, contacts
 		Select("p.*, " + strings.Join(cols, ", ")).
 		Joins("LEFT JOIN contacts c ON c.id = p.contact_id").
 		Order(outer)
+	return scanAll[T](q, capacity, contacts)
+}
+
+// scanAll runs q and reads its rows into values of T; with contacts, the
+// columns from the first named with contactPrefix on are a contact's (or
+// NULL), which go into contacts by id.
+func scanAll[T any](q *gorm.DB, capacity int, contacts map[string]*models.Contact) ([]T, error) {
+	s, err := schemaOf[T](q)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := q.Rows()
 	if err != nil {
 		return nil, err
@@ -114,27 +94,20 @@ func findWithContacts[T any](page *gorm.DB, outer string, capacity int, contacts
 	if err != nil {
 		return nil, err
 	}
-	// The row's own columns come first, then its contact's. A contact's
-	// column is scanned through a pointer to a pointer to its field's
-	// type, which Scan sets anew for every row: nil for the LEFT JOIN's
-	// NULLs.
-	own := 0
-	for own < len(columns) && !strings.HasPrefix(columns[own], contactPrefix) {
-		own++
+	own := len(columns)
+	if contacts != nil {
+		if i := slices.IndexFunc(columns, func(c string) bool { return strings.HasPrefix(c, contactPrefix) }); i >= 0 {
+			own = i
+		}
 	}
 	fields, err := columnFields(s, columns[:own])
 	if err != nil {
 		return nil, err
 	}
-	contactFields, err := columnFields(cs, trimPrefix(columns[own:], contactPrefix))
+	dst := make([]any, len(columns))
+	contact, err := contactColumns(q, columns[own:], dst[own:])
 	if err != nil {
 		return nil, err
-	}
-	held := make([]reflect.Value, len(contactFields))
-	dst := make([]any, len(columns))
-	for i, f := range contactFields {
-		held[i] = reflect.New(reflect.PointerTo(f.FieldType))
-		dst[own+i] = held[i].Interface()
 	}
 	out := make([]T, 0, capacity)
 	for rows.Next() {
@@ -143,25 +116,50 @@ func findWithContacts[T any](page *gorm.DB, outer string, capacity int, contacts
 		if err := rows.Scan(dst...); err != nil {
 			return nil, err
 		}
-		c := new(models.Contact)
-		cv := reflect.ValueOf(c).Elem()
-		for i, f := range contactFields {
-			if v := held[i].Elem(); !v.IsNil() {
-				f.ReflectValueOf(context.Background(), cv).Set(v.Elem())
-			}
-		}
-		if c.ID != "" {
+		if c := contact(); c != nil {
 			contacts[c.ID] = c
 		}
 	}
 	return out, rows.Err()
 }
 
-// trimPrefix is columns without prefix.
-func trimPrefix(columns []string, prefix string) []string {
-	out := make([]string, len(columns))
-	for i, c := range columns {
-		out[i] = strings.TrimPrefix(c, prefix)
+// contactColumns sets dst to where the contact columns named (with
+// contactPrefix) scan, and returns what makes the scanned row's contact
+// of them: nil when there are none, or they are NULL. Each column scans
+// through a pointer to a pointer to its field's type, which Scan sets
+// anew for every row: nil for a LEFT JOIN's NULL.
+func contactColumns(q *gorm.DB, columns []string, dst []any) (func() *models.Contact, error) {
+	if len(columns) == 0 {
+		return func() *models.Contact { return nil }, nil
 	}
-	return out
+	cs, err := schemaOf[models.Contact](q)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(columns))
+	for i, c := range columns {
+		names[i] = strings.TrimPrefix(c, contactPrefix)
+	}
+	fields, err := columnFields(cs, names)
+	if err != nil {
+		return nil, err
+	}
+	held := make([]reflect.Value, len(fields))
+	for i, f := range fields {
+		held[i] = reflect.New(reflect.PointerTo(f.FieldType))
+		dst[i] = held[i].Interface()
+	}
+	return func() *models.Contact {
+		c := new(models.Contact)
+		cv := reflect.ValueOf(c).Elem()
+		for i, f := range fields {
+			if v := held[i].Elem(); !v.IsNil() {
+				f.ReflectValueOf(context.Background(), cv).Set(v.Elem())
+			}
+		}
+		if c.ID == "" {
+			return nil
+		}
+		return c
+	}, nil
 }

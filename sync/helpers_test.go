@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"testing"
 	"time"
 
 	"github.com/buzzmirror/buzzmirror/store"
@@ -27,6 +28,22 @@ type obj = map[string]any
 var testClock = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// openWithDSN returns a migrated database of driver, closed when the test
+// ends, and its DSN, for the statements a test runs beside the store.
+func openWithDSN(t *testing.T, driver string) (*store.DB, string) {
+	t.Helper()
+	dsn := storetest.DSN(t, driver)
+	db, err := store.Open(context.Background(), driver, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, dsn
+}
 
 // testService is a journal and a projector on one database, as serve has.
 type testService struct {

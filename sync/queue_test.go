@@ -21,15 +21,7 @@ import (
 // next delivery is refused at once, and that the queued ones commit once
 // the lock is released.
 func TestQueueFullAnswersOverloaded(t *testing.T) {
-	dsn := storetest.DSN(t, store.DriverSQLite)
-	db, err := store.Open(context.Background(), store.DriverSQLite, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db, dsn := openWithDSN(t, store.DriverSQLite)
 	s := NewJournal(db, discard, JournalOptions{QueueSize: 4, MaxBatch: 1})
 	defer s.Close()
 

@@ -95,15 +95,7 @@ func TestRebuildFeedListsWhatChanged(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			dsn := storetest.DSN(t, driver)
-			db, err := store.Open(ctx, driver, dsn, store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db, dsn := openWithDSN(t, driver)
 			s := newTestService(db)
 			defer s.Close()
 			for _, b := range benchBodies(300) {
@@ -160,15 +152,7 @@ func TestRebuildFeedListsWhatChanged(t *testing.T) {
 // through the rebuild's dead row versions until autovacuum comes by.
 func TestRebuildVacuumsOnPostgres(t *testing.T) {
 	ctx := context.Background()
-	dsn := storetest.DSN(t, store.DriverPostgres)
-	db, err := store.Open(ctx, store.DriverPostgres, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db, dsn := openWithDSN(t, store.DriverPostgres)
 	s := newTestService(db)
 	defer s.Close()
 	for _, b := range benchBodies(600) {
