@@ -21,7 +21,7 @@ type Key struct {
 // Page bounds a list query: at most Limit rows after the position After
 // (from the start when nil). Contacts, when not nil on a list of rows that
 // name a contact (conversations, messages), receives those contacts by id,
-// read in the same query (see listWithContacts).
+// read in the same query (see findWithContacts).
 type Page struct {
 	Limit    int
 	After    *Key

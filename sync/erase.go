@@ -63,24 +63,8 @@ func Erase(ctx context.Context, db *store.DB, log *slog.Logger, contactID string
 		return EraseStats{}, err
 	}
 	defer func() { _ = db.ReleaseLease(context.WithoutCancel(ctx), epoch) }()
-	renewCtx, stopRenewing := context.WithCancel(ctx)
+	lost, stopRenewing := keepLease(ctx, db, epoch, opts.LeaseTTL)
 	defer stopRenewing()
-	lost := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(opts.LeaseTTL / 5)
-		defer tick.Stop()
-		for {
-			select {
-			case <-renewCtx.Done():
-				return
-			case <-tick.C:
-				if ok, err := db.RenewLease(renewCtx, epoch, opts.LeaseTTL); err == nil && !ok {
-					close(lost)
-					return
-				}
-			}
-		}
-	}()
 
 	// The rows: the contact's in the mirror, and what events naming the
 	// contact name beside it (some may still be pending).

@@ -233,6 +233,32 @@ func (p *Projector) paced(share float64) int {
 	return min(p.opts.Batch, max(16, int(budget/p.perEvent)))
 }
 
+// keepLease renews the lease of epoch every ttl/5 until stop is called,
+// for work that holds it longer than it lasts without a write of its own
+// in between (an erasure's reads of the journal, a rebuild's vacuum). lost
+// is closed if the lease was taken over meanwhile.
+func keepLease(ctx context.Context, db *store.DB, epoch int64, ttl time.Duration) (lost <-chan struct{}, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	taken, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(ttl / 5)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if ok, err := db.RenewLease(ctx, epoch, ttl); err == nil && !ok {
+					close(taken)
+					return
+				}
+			}
+		}
+	}()
+	return taken, func() { cancel(); <-done }
+}
+
 func (p *Projector) lost() {
 	p.holding.Store(false)
 	p.log.Warn("projector: the lease was taken over (another instance, a rebuild or an erasure); standing by", "epoch", p.epoch)

@@ -207,7 +207,7 @@ func (r *rebuilder) build(ctx context.Context) error {
 	if err := r.findRemoved(ctx); err != nil {
 		return err
 	}
-	if err := r.db.TidyShadow(ctx); err != nil {
+	if err := r.tidy(ctx); err != nil {
 		return err
 	}
 	r.opts.Progress(RebuildProgress{Phase: "swapping"})
@@ -489,6 +489,21 @@ func (r *rebuilder) sumUpAll(ctx context.Context) error {
 			return nil
 		}
 		after = ids[len(ids)-1]
+	}
+}
+
+// tidy vacuums the shadow on Postgres (store.TidyShadow), renewing the
+// lease meanwhile: on a large journal the vacuum outlasts it, and a
+// projector that took it over would make the swap fail.
+func (r *rebuilder) tidy(ctx context.Context) error {
+	lost, stop := keepLease(ctx, r.db, r.epoch, r.opts.LeaseTTL)
+	err := r.db.TidyShadow(ctx)
+	stop()
+	select {
+	case <-lost:
+		return store.ErrLeaseLost
+	default:
+		return err
 	}
 }
 

@@ -249,3 +249,36 @@ func TestProjectorTakesOver(t *testing.T) {
 		checkCounters(t, db)
 	})
 }
+
+// TestKeepLease keeps a lease past its time with nothing else renewing
+// it, as a rebuild's vacuum does: nobody takes it meanwhile, and when one
+// preempts it (an erasure), lost says so.
+func TestKeepLease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ttl := time.Second
+		epoch, _, err := db.AcquireLease(ctx, "long work", ttl, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost, stop := keepLease(ctx, db, epoch, ttl)
+		defer stop()
+		time.Sleep(3 * ttl)
+		if _, ok, err := db.AcquireLease(ctx, "projector", ttl, false); err != nil || ok {
+			t.Fatalf("a projector took the kept lease after three times its length: ok %v, err %v", ok, err)
+		}
+		select {
+		case <-lost:
+			t.Fatal("lost closed while nobody took the lease")
+		default:
+		}
+		if _, ok, err := db.AcquireLease(ctx, "erase", ttl, true); err != nil || !ok {
+			t.Fatalf("preempt: ok %v, err %v", ok, err)
+		}
+		select {
+		case <-lost:
+		case <-time.After(5 * ttl):
+			t.Fatal("lost did not close after the lease was taken over")
+		}
+	})
+}
