@@ -196,6 +196,8 @@ func inspectorTargets(o ReadOptions, rng *rand.Rand) map[string]func() string {
 		"ui conversation":          func() string { return fmt.Sprintf("/ui/conversations/conv_%d", rng.IntN(o.Conversations)) },
 		"ui message":               func() string { return fmt.Sprintf("/ui/messages/msg_%d", rng.IntN(o.Messages)) },
 		"ui contact":               func() string { return fmt.Sprintf("/ui/contacts/cnt_%d", rng.IntN(o.Contacts)) },
+		// A contact's number, as a support lead would type it: in its name, phone and email.
+		"ui contacts search": func() string { return fmt.Sprintf("/ui/contacts?q=%d", rng.IntN(o.Contacts)) },
 	}
 }
 
@@ -229,8 +231,10 @@ func readTargets(o ReadOptions, rng *rand.Rand) map[string]func() string {
 		},
 		"messages by error code":   func() string { return "/v1/messages?errorCode=131026" },
 		"messages by body, common": func() string { return "/v1/messages?q=help" },
-		"contact messages":         func() string { return fmt.Sprintf("/v1/contacts/cnt_%d/messages", rng.IntN(o.Contacts)) },
-		"stats":                    func() string { return "/v1/stats" },
+		// An order number: one in four is in a thousand bodies, the others in none.
+		"messages by body, rare": func() string { return fmt.Sprintf("/v1/messages?q=order+%%23%d", 10000+rng.IntN(1000)) },
+		"contact messages":       func() string { return fmt.Sprintf("/v1/contacts/cnt_%d/messages", rng.IntN(o.Contacts)) },
+		"stats":                  func() string { return "/v1/stats" },
 	}
 }
 

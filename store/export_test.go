@@ -14,7 +14,7 @@ func WriteGorm(db *DB) *gorm.DB { return db.write }
 
 // The shadow mirror's names, for its black-box tests.
 var (
-	MirrorTables  = mirrorTables
+	MirrorTables  = mirrorTablesOf
 	ShadowPrefix  = shadowPrefix
 	RetiredPrefix = retiredPrefix
 )

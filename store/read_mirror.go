@@ -22,6 +22,8 @@ type ContactFilter struct {
 	Tags         []string // all must match
 	Q            string   // case-insensitive substring of name, phone or email
 	UpdatedSince *time.Time
+
+	match string // SQLite: the rare trigrams of Q (grams.go)
 }
 
 var byUpdated = order{column: "updated_at", desc: true}
@@ -52,7 +54,7 @@ func (f ContactFilter) apply(q *gorm.DB) *gorm.DB {
 		q = q.Where("EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = contacts.id AND t.tag = ?)", tag)
 	}
 	if f.Q != "" {
-		q = q.Where(`search LIKE ? ESCAPE '\'`, likeContains(strings.ToLower(f.Q)))
+		q = substring(q, "contacts", strings.ToLower(f.Q), f.match)
 	}
 	if f.UpdatedSince != nil {
 		q = q.Where("updated_at >= ?", models.NewTime(*f.UpdatedSince))
@@ -70,12 +72,20 @@ func byIDs(q *gorm.DB, ids []string) *gorm.DB {
 
 // Contacts lists contacts, newest updatedAt first.
 func (db *DB) Contacts(ctx context.Context, f ContactFilter, p Page) ([]models.Contact, bool, error) {
+	var err error
+	if f.match, err = db.rareGrams(ctx, "contacts", f.Q); err != nil {
+		return nil, false, err
+	}
 	return list[models.Contact](f.apply(db.mirrorRows(ctx, &models.Contact{})), byUpdated, p, "contacts")
 }
 
 // ExportContacts hands fn every contact f matches, in the list's order, a
 // page at a time, all read in one snapshot.
 func (db *DB) ExportContacts(ctx context.Context, f ContactFilter, fn func(context.Context, []models.Contact) error) error {
+	var err error
+	if f.match, err = db.rareGrams(ctx, "contacts", f.Q); err != nil {
+		return err
+	}
 	return export(ctx, db, &models.Contact{}, f.apply, byUpdated, ContactKey, "contacts", fn)
 }
 
@@ -175,6 +185,8 @@ type MessageFilter struct {
 	ErrorCode      string // exact
 	Q              string // case-insensitive substring of the body
 	Since, Until   *time.Time
+
+	match string // SQLite: the rare trigrams of Q (grams.go)
 }
 
 func (f MessageFilter) apply(q *gorm.DB) *gorm.DB {
@@ -191,7 +203,7 @@ func (f MessageFilter) apply(q *gorm.DB) *gorm.DB {
 		q = ownedBy(q, "contacts", f.ContactID)
 	}
 	if f.Q != "" {
-		q = q.Where(`search LIKE ? ESCAPE '\'`, likeContains(strings.ToLower(f.Q)))
+		q = substring(q, "messages", strings.ToLower(f.Q), f.match)
 	}
 	if f.Since != nil {
 		q = q.Where("created_at >= ?", models.NewTime(*f.Since))
@@ -204,11 +216,19 @@ func (f MessageFilter) apply(q *gorm.DB) *gorm.DB {
 
 // Messages lists messages, newest updatedAt first.
 func (db *DB) Messages(ctx context.Context, f MessageFilter, p Page) ([]models.Message, bool, error) {
+	var err error
+	if f.match, err = db.rareGrams(ctx, "messages", f.Q); err != nil {
+		return nil, false, err
+	}
 	return list[models.Message](f.apply(db.mirrorRows(ctx, &models.Message{})), byUpdated, p, "messages")
 }
 
 // ExportMessages is ExportContacts for messages.
 func (db *DB) ExportMessages(ctx context.Context, f MessageFilter, fn func(context.Context, []models.Message) error) error {
+	var err error
+	if f.match, err = db.rareGrams(ctx, "messages", f.Q); err != nil {
+		return err
+	}
 	return export(ctx, db, &models.Message{}, f.apply, byUpdated, MessageKey, "messages", fn)
 }
 

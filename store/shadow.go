@@ -77,7 +77,11 @@ func (db *DB) CreateShadow(ctx context.Context) (int64, error) {
 // every row the rebuild changed carries it, so it must lie past every
 // position handed out before.
 func (tx *Tx) SwapShadow(gen, seq int64) error {
-	for _, t := range mirrorTables {
+	tables := sqliteMirrorTables
+	if tx.texts.postgres {
+		tables = mirrorTables
+	}
+	for _, t := range tables {
 		for _, rename := range [][2]string{{t, retiredPrefix + t}, {shadowPrefix + t, t}} {
 			if err := tx.g.Exec("ALTER TABLE " + rename[0] + " RENAME TO " + rename[1]).Error; err != nil {
 				return fmt.Errorf("store: swap in the rebuilt %s: %w", t, err)
@@ -136,7 +140,7 @@ func (db *DB) DropRetired(ctx context.Context, progress func(left int64)) error 
 // rows are deleted a few thousand at a time first, each batch in a
 // transaction of its own.
 func (db *DB) dropTables(ctx context.Context, prefix string, progress func(int64)) error {
-	for _, t := range mirrorTables {
+	for _, t := range mirrorTablesOf(db.driver) {
 		name := prefix + t
 		exists, err := db.tableExists(ctx, name)
 		if err != nil || !exists {
@@ -146,7 +150,7 @@ func (db *DB) dropTables(ctx context.Context, prefix string, progress func(int64
 			continue
 		}
 		if db.driver == DriverSQLite {
-			if err := db.emptyGently(ctx, name, progress); err != nil {
+			if err := db.emptySQLiteTable(ctx, name, progress); err != nil {
 				return err
 			}
 		}
@@ -155,6 +159,33 @@ func (db *DB) dropTables(ctx context.Context, prefix string, progress func(int64
 		}
 	}
 	return nil
+}
+
+// emptySQLiteTable empties a mirror table or trigram index about to be
+// dropped, a batch at a time. A table's triggers go first: they would
+// index each deletion. A trigram index keeps its rows' trigrams in its
+// _content table and its lists in blocks of its _segments table; what is
+// left after those is small.
+func (db *DB) emptySQLiteTable(ctx context.Context, name string, progress func(int64)) error {
+	if isGramTable(name) {
+		for _, part := range []string{"_content", "_segments"} {
+			if err := db.emptyGently(ctx, name+part, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var triggers []string
+	err := db.write.WithContext(ctx).Raw("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", name).Scan(&triggers).Error
+	if err != nil {
+		return unavailable(fmt.Errorf("store: triggers of %s: %w", name, err))
+	}
+	for _, trigger := range triggers {
+		if err := db.writeStatements(ctx, func(g *gorm.DB) error { return g.Exec(`DROP TRIGGER "` + trigger + `"`).Error }); err != nil {
+			return unavailable(fmt.Errorf("store: drop trigger %s: %w", trigger, err))
+		}
+	}
+	return db.emptyGently(ctx, name, progress)
 }
 
 // dropBatch is how many rows a gentle delete removes in one transaction.

@@ -29,7 +29,7 @@ func TestShadowMatchesLive(t *testing.T) {
 				t.Fatal(err)
 			}
 			sqlDB, _ := WriteGorm(db).DB()
-			for _, table := range MirrorTables {
+			for _, table := range MirrorTables(driver) {
 				live, shadow := describe(t, sqlDB, driver, table), describe(t, sqlDB, driver, ShadowPrefix+table)
 				if !slices.Equal(live, shadow) {
 					t.Errorf("%s: the rebuild's table differs from the migrated one:\n live   %s\n shadow %s",
@@ -73,6 +73,8 @@ func describe(t *testing.T, db *sql.DB, driver, table string) []string {
 		query("SELECT name, type, \"notnull\", COALESCE(dflt_value, ''), pk FROM pragma_table_info(?) ORDER BY cid", table)
 		query(`SELECT il."unique", il.origin, group_concat(ii.name, ',') FROM pragma_index_list(?) il, pragma_index_info(il.name) ii
 			GROUP BY il.name ORDER BY group_concat(ii.name, ','), il.origin`, table)
+		query("SELECT replace(sql, ?, '') FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name", ShadowPrefix, table)
+		query("SELECT replace(sql, ?, '') FROM sqlite_master WHERE type = 'table' AND name = ?", ShadowPrefix, base+"_grams")
 		return out
 	}
 	query(`SELECT column_name, data_type, is_nullable, COALESCE(column_default, ''), COALESCE(collation_name, '')
@@ -144,7 +146,7 @@ func TestSwapShadow(t *testing.T) {
 		ctx := context.Background()
 		at := models.NewTime(time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC))
 		contact := func(id, name string, seq int64) *models.Contact {
-			return &models.Contact{ID: id, Name: &name, Tags: models.JSON(`[]`), Fields: models.JSON(`{}`), Extra: models.JSON(`{}`),
+			return &models.Contact{ID: id, Name: &name, Search: name, Tags: models.JSON(`[]`), Fields: models.JSON(`{}`), Extra: models.JSON(`{}`),
 				Versions: models.Versions{}, CreatedAt: at, UpdatedAt: at, SyncedAt: at, Seq: seq}
 		}
 		err := db.Write(ctx, func(tx *Tx) error {
@@ -177,17 +179,40 @@ func TestSwapShadow(t *testing.T) {
 		if rows, _, err := db.Contacts(ctx, ContactFilter{Tags: []string{"vip"}}, Page{Limit: 5}); err != nil || len(rows) != 1 || rows[0].ID != "c2" {
 			t.Fatalf("the shadow's tags did not come with it: %v, %v", rows, err)
 		}
+		// q, through SQLite's trigram index: the shadow's came with it, and
+		// the swapped-in table's triggers keep it.
+		err = db.Write(ctx, func(tx *Tx) error {
+			return tx.Live().PutContacts([]*models.Contact{contact("c3", "later", swapSeq+1)}, nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		search := func(q string, want ...string) {
+			t.Helper()
+			rows, _, err := db.Contacts(ctx, ContactFilter{Q: q}, Page{Limit: 5})
+			var got []string
+			for _, c := range rows {
+				got = append(got, c.ID)
+			}
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("q=%q: %v, %v; want %v", q, got, err, want)
+			}
+		}
+		search("rebuil", "c1")
+		search("live")
+		search("ater", "c3")
 		if end, err := db.FeedEnd(ctx); err != nil || end.Seq <= swapSeq {
 			t.Fatalf("the feed goes on from %v (%v), want past %d", end, err, swapSeq)
 		}
 		if err := db.DropRetired(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
-		for _, table := range MirrorTables {
+		for _, table := range MirrorTables(db.Driver()) {
 			if ok, err := TableExists(db, ctx, RetiredPrefix+table); err != nil || ok {
 				t.Errorf("%s%s is still there (%v)", RetiredPrefix, table, err)
 			}
 		}
+		search("ater", "c3")
 		// A second rebuild makes its own generation beside the first's.
 		if _, err := db.CreateShadow(ctx); err != nil {
 			t.Fatalf("second shadow: %v", err)

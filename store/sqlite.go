@@ -199,6 +199,9 @@ const openRetryFor = 10 * time.Second
 
 func sqliteDialector(dsn string, pragmas ...string) sqlite.Dialector {
 	drv := &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+		if err := registerFuncs(conn); err != nil {
+			return err
+		}
 		for _, p := range pragmas {
 			if _, err := conn.Exec(p, nil); err != nil {
 				return err
@@ -207,6 +210,19 @@ func sqliteDialector(dsn string, pragmas ...string) sqlite.Dialector {
 		return nil
 	}}
 	return sqlite.Dialector{Conn: sql.OpenDB(sqliteConnector{dsn: dsn, driver: drv})}
+}
+
+// registerFuncs gives a connection the functions the mirror's triggers
+// call (grams.go).
+func registerFuncs(conn *sqlite3.SQLiteConn) error {
+	return conn.RegisterFunc(gramsFunc, grams, true)
+}
+
+// OpenSQLite opens a plain pool on the SQLite database at dsn (a go-sqlite3
+// DSN), able to write the mirror's tables: for tests and tools that work
+// beside the store.
+func OpenSQLite(dsn string) (*sql.DB, error) {
+	return sql.OpenDB(sqliteConnector{dsn: dsn, driver: &sqlite3.SQLiteDriver{ConnectHook: registerFuncs}}), nil
 }
 
 // runCheckpoints folds the WAL into the database file in the background

@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 
 	"gorm.io/gorm"
@@ -15,6 +16,9 @@ var errNoCGO = errors.New("this buzzmirror was built without cgo, and SQLite nee
 	"use database.driver postgres, or build with CGO_ENABLED=1 and a C compiler")
 
 func (db *DB) openSQLite(string, Options) error { return errNoCGO }
+
+// OpenSQLite is errNoCGO.
+func OpenSQLite(string) (*sql.DB, error) { return nil, errNoCGO }
 
 func (db *DB) runCheckpoints(context.Context) {}
 

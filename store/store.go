@@ -67,6 +67,8 @@ type DB struct {
 
 	texts texts // the writer's bulk statements (bulk.go)
 
+	gramCounts gramCounts // SQLite: how many rows hold a trigram, for q (grams.go)
+
 	// SQLite: the pause between one write transaction and the next
 	// (Options.Yield), and when the last one ended, Unix nanoseconds; and
 	// the writer's busy timeout, in milliseconds, as its DSN sets it.

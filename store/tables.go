@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/buzzmirror/buzzmirror/models"
 )
@@ -130,6 +131,20 @@ const shadowPrefix = "rebuild_"
 
 // mirrorTables lists the mirror's tables, in the order a rebuild swaps them.
 var mirrorTables = []string{"contacts", "contact_tags", "conversations", "messages", "workflow_runs"}
+
+// sqliteMirrorTables adds, on SQLite, the trigram indexes of q (grams.go):
+// a rebuild fills, swaps and drops them with their tables.
+var sqliteMirrorTables = append(slices.Clone(mirrorTables), "contacts_grams", "messages_grams")
+
+// isGramTable tells a trigram index among sqliteMirrorTables.
+func isGramTable(name string) bool { return strings.HasSuffix(name, "_grams") }
+
+func mirrorTablesOf(driver string) []string {
+	if driver == DriverSQLite {
+		return sqliteMirrorTables
+	}
+	return mirrorTables
+}
 
 func newTableSet(prefix string, slot0 int) *tableSet {
 	s := &tableSet{prefix: prefix, shadow: prefix != "", contactTags: prefix + "contact_tags"}

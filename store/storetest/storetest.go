@@ -204,11 +204,11 @@ func (r *Reusable) Reset() error {
 // store would never make.
 func Exec(t testing.TB, driver, dsn string, stmts ...string) {
 	t.Helper()
-	rawDriver, rawDSN := "pgx", dsn
+	open := func() (*sql.DB, error) { return sql.Open("pgx", dsn) }
 	if driver == store.DriverSQLite {
-		rawDriver, rawDSN = "sqlite3", "file:"+dsn+"?_busy_timeout=10000"
+		open = func() (*sql.DB, error) { return store.OpenSQLite("file:" + dsn + "?_busy_timeout=10000") }
 	}
-	raw, err := sql.Open(rawDriver, rawDSN)
+	raw, err := open()
 	if err != nil {
 		t.Fatalf("storetest: open %s: %v", driver, err)
 	}
