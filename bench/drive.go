@@ -231,10 +231,8 @@ func readTargets(o ReadOptions, rng *rand.Rand) map[string]func() string {
 		},
 		"messages by error code":   func() string { return "/v1/messages?errorCode=131026" },
 		"messages by body, common": func() string { return "/v1/messages?q=help" },
-		// An order number: one in four is in a thousand bodies, the others in none.
-		"messages by body, rare": func() string { return fmt.Sprintf("/v1/messages?q=order+%%23%d", 10000+rng.IntN(1000)) },
-		"contact messages":       func() string { return fmt.Sprintf("/v1/contacts/cnt_%d/messages", rng.IntN(o.Contacts)) },
-		"stats":                  func() string { return "/v1/stats" },
+		"contact messages":         func() string { return fmt.Sprintf("/v1/contacts/cnt_%d/messages", rng.IntN(o.Contacts)) },
+		"stats":                    func() string { return "/v1/stats" },
 	}
 }
 

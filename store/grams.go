@@ -12,25 +12,28 @@ import (
 	"gorm.io/gorm"
 )
 
-// The q filter on SQLite. A substring has no B-tree index to look it up
-// in, and the driver is built without FTS5's trigram tokenizer (a build
-// tag). So the mirror keeps its own trigram index: an FTS4 table beside
-// contacts and beside messages (mirror/sqlite.sql), kept by triggers,
-// holding the distinct trigrams of each row's search text as words. A
-// search asks the index for the rows holding the rarest trigrams of q,
-// then tests q itself on those rows: the index narrows, never decides.
+// The q filter on contacts, on SQLite. A substring has no B-tree index to
+// look it up in, and the driver is built without FTS5's trigram tokenizer
+// (a build tag). So the mirror keeps its own trigram index: an FTS4 table
+// beside contacts (mirror/sqlite.sql), kept by triggers, holding the
+// distinct trigrams of each contact's search text as words. A search asks
+// the index for the rows holding the rarest trigrams of q, then tests q
+// itself on those rows: the index narrows, never decides.
 //
-// Asking FTS4 for a trigram costs in proportion to the rows holding it
-// (it reads the whole list): on 1M messages a trigram of a common word
-// costs 2-10 ms, a rare one 0.1-0.3 ms, and a query that named every
-// trigram of "order #10123" 25-30 ms. So a search names only q's rarest
-// trigrams (rareGrams), as counted once in a while.
+// Asking FTS4 for a trigram costs in proportion to the rows holding it (it
+// reads the whole list): on 1M messages a trigram of a common word cost
+// 2-10 ms, a rare one 0.1-0.3 ms, a query naming every trigram of "order
+// #10123" 25-30 ms. So a search names only q's rarest trigrams
+// (rareGrams), as counted once in a while.
 //
-// Measured on the bench's 1M messages and 100,000 contacts (BENCHMARKS.md):
-// a message search for a missing order number 0.33-0.42 s -> 4-22 ms; the
-// inspector's contact search at 8 connections p99 192-196 ms -> 14-16 ms.
-// The index, with the trigrams of each row that it keeps to remove them,
-// adds 420 MB (19 %) to that 2.2 GB database; indexing it took 22 s.
+// Measured on the bench's 100,000 contacts (BENCHMARKS.md): the
+// inspector's contact search at 8 connections, p99 167-235 ms -> 15-20 ms.
+// Messages have no such index: on their 1M rows it made a rare word 4-60
+// ms instead of 0.3-0.4 s, but FTS4 merges its segments inside a write,
+// sixteen at a time, and at that size one merge held the write lock for
+// 2.9 s (its incremental merges still delete what they merged at once);
+// it also cost catch-up 18-26 % and a rebuild 18 %. Contacts are a tenth
+// the rows, written seldom: their largest merge takes 0.1-0.2 s.
 
 // gramsFunc is the SQL function the triggers call.
 const gramsFunc = "buzz_grams"
@@ -104,10 +107,27 @@ const rareRows = 2000
 const countCap = 50_000
 
 // narrowBy is how many of q's rarest trigrams a search narrows with:
-// together they hold fewer rows than any one of them. (A number such as
-// an order's is often held by a few thousand rows in each of its
-// trigrams, and by none in all of them together.)
+// together they hold fewer rows than any one of them. (A phone number is
+// often held by thousands of rows in each of its trigrams, and by one in
+// all of them together.)
 const narrowBy = 4
+
+// maxProbes is how many of q's trigrams a search counts at most, spread
+// along q: a long q needs no more to narrow, and each one not yet counted
+// is a query.
+const maxProbes = 16
+
+// spread keeps n of words, evenly spaced, first and last included.
+func spread(words []string, n int) []string {
+	if len(words) <= n {
+		return words
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = words[i*(len(words)-1)/(n-1)]
+	}
+	return out
+}
 
 // gramCounts remembers how many rows hold a trigram or a few together (up
 // to a cap), for a while: counting a common one reads its whole list, and
@@ -176,7 +196,7 @@ func (db *DB) rareGrams(ctx context.Context, table, q string) (string, error) {
 		rows int
 	}
 	var counted []count
-	for _, w := range searchWords(q) {
+	for _, w := range spread(searchWords(q), maxProbes) {
 		n, err := db.countRows(ctx, table, w, countCap)
 		if err != nil {
 			return "", err

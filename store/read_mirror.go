@@ -185,8 +185,6 @@ type MessageFilter struct {
 	ErrorCode      string // exact
 	Q              string // case-insensitive substring of the body
 	Since, Until   *time.Time
-
-	match string // SQLite: the rare trigrams of Q (grams.go)
 }
 
 func (f MessageFilter) apply(q *gorm.DB) *gorm.DB {
@@ -203,7 +201,7 @@ func (f MessageFilter) apply(q *gorm.DB) *gorm.DB {
 		q = ownedBy(q, "contacts", f.ContactID)
 	}
 	if f.Q != "" {
-		q = substring(q, "messages", strings.ToLower(f.Q), f.match)
+		q = q.Where(`search LIKE ? ESCAPE '\'`, likeContains(strings.ToLower(f.Q)))
 	}
 	if f.Since != nil {
 		q = q.Where("created_at >= ?", models.NewTime(*f.Since))
@@ -216,19 +214,11 @@ func (f MessageFilter) apply(q *gorm.DB) *gorm.DB {
 
 // Messages lists messages, newest updatedAt first.
 func (db *DB) Messages(ctx context.Context, f MessageFilter, p Page) ([]models.Message, bool, error) {
-	var err error
-	if f.match, err = db.rareGrams(ctx, "messages", f.Q); err != nil {
-		return nil, false, err
-	}
 	return list[models.Message](f.apply(db.mirrorRows(ctx, &models.Message{})), byUpdated, p, "messages")
 }
 
 // ExportMessages is ExportContacts for messages.
 func (db *DB) ExportMessages(ctx context.Context, f MessageFilter, fn func(context.Context, []models.Message) error) error {
-	var err error
-	if f.match, err = db.rareGrams(ctx, "messages", f.Q); err != nil {
-		return err
-	}
 	return export(ctx, db, &models.Message{}, f.apply, byUpdated, MessageKey, "messages", fn)
 }
 

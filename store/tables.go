@@ -132,13 +132,14 @@ const shadowPrefix = "rebuild_"
 // mirrorTables lists the mirror's tables, in the order a rebuild swaps them.
 var mirrorTables = []string{"contacts", "contact_tags", "conversations", "messages", "workflow_runs"}
 
-// sqliteMirrorTables adds, on SQLite, the trigram indexes of q (grams.go):
-// a rebuild fills, swaps and drops them with their tables.
-var sqliteMirrorTables = append(slices.Clone(mirrorTables), "contacts_grams", "messages_grams")
+// sqliteMirrorTables adds, on SQLite, the trigram index of contacts' q
+// (grams.go): a rebuild fills, swaps and drops it with the tables.
+var sqliteMirrorTables = append(slices.Clone(mirrorTables), "contacts_grams")
 
 // isGramTable tells a trigram index among sqliteMirrorTables.
 func isGramTable(name string) bool { return strings.HasSuffix(name, "_grams") }
 
+// mirrorTablesOf is the mirror's tables on driver.
 func mirrorTablesOf(driver string) []string {
 	if driver == DriverSQLite {
 		return sqliteMirrorTables

@@ -27,14 +27,18 @@ CREATE INDEX {{I "contacts_seq"}} ON {{T "contacts"}} (seq, id);
 CREATE INDEX {{I "contacts_phone_norm"}} ON {{T "contacts"}} (phone_norm);
 CREATE INDEX {{I "contacts_email"}} ON {{T "contacts"}} (email_norm);
 -- The trigram index of contacts' search text, for q (store/grams.go): the
--- triggers hand it each row's trigrams, under the row's rowid.
+-- triggers hand it each row's trigrams, under the row's rowid. It merges
+-- its segments a little after each write (automerge): left to itself,
+-- FTS4 merges sixteen of them at once inside the write that makes the
+-- sixteenth (on 200,000 contacts 0.3-0.4 s; 0.1-0.2 s so).
 CREATE VIRTUAL TABLE {{T "contacts_grams"}} USING fts4(grams, matchinfo=fts3);
-CREATE TRIGGER {{I "contacts_grams_insert"}} AFTER INSERT ON {{T "contacts"}} WHEN new.search IS NOT NULL AND new.search <> '' BEGIN
+INSERT INTO {{T "contacts_grams"}} ({{T "contacts_grams"}}) VALUES ('automerge=8');
+CREATE TRIGGER {{I "contacts_grams_insert"}} AFTER INSERT ON {{T "contacts"}} WHEN new.search <> '' BEGIN
     INSERT INTO {{T "contacts_grams"}} (docid, grams) VALUES (new.rowid, buzz_grams(new.search));
 END;
-CREATE TRIGGER {{I "contacts_grams_update"}} AFTER UPDATE OF search ON {{T "contacts"}} WHEN old.search IS NOT new.search BEGIN
+CREATE TRIGGER {{I "contacts_grams_update"}} AFTER UPDATE OF search ON {{T "contacts"}} WHEN old.search <> new.search BEGIN
     DELETE FROM {{T "contacts_grams"}} WHERE docid = old.rowid;
-    INSERT INTO {{T "contacts_grams"}} (docid, grams) SELECT new.rowid, buzz_grams(new.search) WHERE new.search IS NOT NULL AND new.search <> '';
+    INSERT INTO {{T "contacts_grams"}} (docid, grams) SELECT new.rowid, buzz_grams(new.search) WHERE new.search <> '';
 END;
 CREATE TRIGGER {{I "contacts_grams_delete"}} AFTER DELETE ON {{T "contacts"}} BEGIN
     DELETE FROM {{T "contacts_grams"}} WHERE docid = old.rowid;
@@ -97,18 +101,6 @@ CREATE INDEX {{I "messages_seq"}} ON {{T "messages"}} (seq, id);
 CREATE INDEX {{I "messages_contact"}} ON {{T "messages"}} (contact_id, updated_at, id);
 CREATE INDEX {{I "messages_error_code"}} ON {{T "messages"}} (error_code, updated_at, id);
 CREATE INDEX {{I "messages_created"}} ON {{T "messages"}} (created_at, id);
--- The trigram index of messages' search text, as contacts'.
-CREATE VIRTUAL TABLE {{T "messages_grams"}} USING fts4(grams, matchinfo=fts3);
-CREATE TRIGGER {{I "messages_grams_insert"}} AFTER INSERT ON {{T "messages"}} WHEN new.search IS NOT NULL AND new.search <> '' BEGIN
-    INSERT INTO {{T "messages_grams"}} (docid, grams) VALUES (new.rowid, buzz_grams(new.search));
-END;
-CREATE TRIGGER {{I "messages_grams_update"}} AFTER UPDATE OF search ON {{T "messages"}} WHEN old.search IS NOT new.search BEGIN
-    DELETE FROM {{T "messages_grams"}} WHERE docid = old.rowid;
-    INSERT INTO {{T "messages_grams"}} (docid, grams) SELECT new.rowid, buzz_grams(new.search) WHERE new.search IS NOT NULL AND new.search <> '';
-END;
-CREATE TRIGGER {{I "messages_grams_delete"}} AFTER DELETE ON {{T "messages"}} BEGIN
-    DELETE FROM {{T "messages_grams"}} WHERE docid = old.rowid;
-END;
 
 CREATE TABLE {{T "workflow_runs"}} (
     id              TEXT PRIMARY KEY,
