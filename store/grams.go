@@ -27,7 +27,7 @@ import (
 // (rareGrams), as counted once in a while.
 //
 // Measured on the bench's 100,000 contacts (BENCHMARKS.md): the
-// inspector's contact search at 8 connections, p99 167-235 ms -> 15-20 ms.
+// inspector's contact search at 8 connections, p99 190-200 ms -> 14-16 ms.
 // Messages have no such index: on their 1M rows it made a rare word 4-60
 // ms instead of 0.3-0.4 s, but FTS4 merges its segments inside a write,
 // sixteen at a time, and at that size one merge held the write lock for
