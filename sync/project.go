@@ -45,11 +45,19 @@ type work struct {
 	messages      cache[models.Message]
 	runs          cache[models.WorkflowRun]
 	tags          map[string][]string // contacts whose tag set changed
-	recount       map[string]bool     // conversations whose messages changed
+	recount       map[string]bool     // conversations to sum up from their stored messages
+	added         map[string]bool     // messages to add to their conversation's sums (see addSums)
 	counts        store.Counts        // what the rows written so far moved the counters by
 	// deferSums leaves recount to the caller: a rebuild sums up every
 	// conversation once at the end instead of after every page.
 	deferSums bool
+	// addSums adds a message the store has not held yet, and one that only
+	// raised its inbound or outbound time, to its conversation's stored
+	// sums instead of reading its conversation's messages again. It needs
+	// those sums to count every stored message, which the projector's
+	// writes keep true of the live mirror; a rebuild's shadow (summed up at
+	// the end) and an erasure (which deletes messages) read them instead.
+	addSums bool
 	// tick counts the pages a rebuild applied, for evict.
 	tick int
 }
@@ -64,6 +72,7 @@ func newWork(m store.Mirror, seq int64) *work {
 		runs:          cache[models.WorkflowRun]{},
 		tags:          map[string][]string{},
 		recount:       map[string]bool{},
+		added:         map[string]bool{},
 		counts:        store.Counts{},
 	}
 }
@@ -113,7 +122,14 @@ func (w *work) forget() {
 	clear(w.messages)
 	clear(w.runs)
 	clear(w.tags)
+	w.dropSums()
+}
+
+// dropSums forgets which conversations need summing up: the caller sums
+// them up itself, or nothing was written.
+func (w *work) dropSums() {
 	clear(w.recount)
+	clear(w.added)
 }
 
 // prefetch loads, in one bulk read per kind, every row the events name
@@ -292,7 +308,7 @@ func (w *work) flush() error {
 		return err
 	}
 	if w.deferSums {
-		clear(w.recount)
+		w.dropSums()
 	} else if err := w.sumUp(); err != nil {
 		return err
 	}

@@ -94,16 +94,38 @@ func registerTime(vs models.Versions, key string) *models.Time {
 }
 
 // sumUp sets messageCount and lastMessageAt of the conversations whose
-// messages changed, from their stored messages (flush writes the messages
-// first).
+// messages changed (flush writes the messages first): those in recount
+// from their stored messages, the others by adding the messages in added
+// to the sums they have.
 func (w *work) sumUp() error {
-	if len(w.recount) == 0 {
+	if len(w.recount)+len(w.added) == 0 {
 		return nil
 	}
-	ids := slices.Sorted(maps.Keys(w.recount))
-	clear(w.recount)
-	if err := w.fetch(store.Keys{Conversations: ids}); err != nil {
+	recount := w.recount
+	ids := slices.Sorted(maps.Keys(recount))
+	adding := map[string][]*models.Message{}
+	for id, fresh := range w.added {
+		m := w.messages[id].row
+		if recount[m.ConversationID] {
+			continue // its sums are read whole
+		}
+		if fresh {
+			adding[m.ConversationID] = append(adding[m.ConversationID], m)
+		} else {
+			adding[m.ConversationID] = append(adding[m.ConversationID], &models.Message{InboundAt: m.InboundAt, OutboundAt: m.OutboundAt})
+		}
+	}
+	if err := w.fetch(store.Keys{Conversations: append(slices.Collect(maps.Keys(adding)), ids...)}); err != nil {
 		return err
+	}
+	w.recount, w.added = map[string]bool{}, map[string]bool{}
+	for id, ms := range adding {
+		if e := w.conversations[id]; e.row != nil {
+			e.dirty = addSums(e.row, ms) || e.dirty
+		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	sums, err := w.m.MessageAggregates(ids)
 	if err != nil {
@@ -115,6 +137,34 @@ func (w *work) sumUp() error {
 		}
 	}
 	return nil
+}
+
+// addSums adds messages to c's sums and reports whether they changed. A
+// message with a zero createdAt only raises the inbound and outbound
+// times (it is counted already).
+func addSums(c *models.Conversation, ms []*models.Message) bool {
+	s := store.Aggregate{Count: c.MessageCount, LastMessageAt: c.LastMessageAt, LastInboundAt: c.LastInboundAt, LastOutboundAt: c.LastOutboundAt}
+	for _, m := range ms {
+		if created := m.CreatedAt; !created.IsZero() {
+			s.Count++
+			s.LastMessageAt = latest(s.LastMessageAt, &created)
+		}
+		s.LastInboundAt = latest(s.LastInboundAt, m.InboundAt)
+		s.LastOutboundAt = latest(s.LastOutboundAt, m.OutboundAt)
+	}
+	return setSums(c, s)
+}
+
+// latest is the later of two times, a copy; nil is earlier than any.
+func latest(a, b *models.Time) *models.Time {
+	if a == nil || (b != nil && b.After(a.Time)) {
+		a = b
+	}
+	if a == nil {
+		return nil
+	}
+	t := *a
+	return &t
 }
 
 // setSums gives c the sums of its messages and reports whether they changed.

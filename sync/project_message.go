@@ -31,7 +31,8 @@ func (w *work) applyMessage(ev *Event) error {
 	prevConversation := m.ConversationID
 
 	changed := named(&m.CreatedAt, ev.CreatedAt)
-	counted := changed // createdAt moves its conversation's lastMessageAt
+	moved := changed // createdAt moves its conversation's lastMessageAt, either way
+	raised := false  // its inbound or outbound time only grew
 	if m.Versions.Claim("status", v) {
 		// error belongs to the newest event, shown while that one failed.
 		m.Status, m.Error, changed = messageStatus[ev.Type], nil, true
@@ -44,18 +45,18 @@ func (w *work) applyMessage(ev *Event) error {
 	switch ev.Type { // the conversation's lastInboundAt and lastOutboundAt are maxima of these
 	case models.TypeMessageReceived:
 		if later(&m.InboundAt, ev.CreatedAt) {
-			changed, counted = true, true
+			changed, raised = true, true
 		}
 	case models.TypeMessageSent:
 		if later(&m.OutboundAt, ev.CreatedAt) {
-			changed, counted = true, true
+			changed, raised = true, true
 		}
 	}
 	if ev.Type == models.TypeMessageReceived && m.Direction != models.DirectionInbound {
 		m.Direction, changed = models.DirectionInbound, true
 	}
 	if m.Versions.Claim("conversationId", v) {
-		counted = counted || m.ConversationID != d.ConversationID
+		moved = moved || m.ConversationID != d.ConversationID
 		m.ConversationID, changed = d.ConversationID, true
 	}
 	changed = setOpt(m.Versions, "contactId", v, d.ContactID, &m.ContactID) || changed
@@ -64,7 +65,14 @@ func (w *work) applyMessage(ev *Event) error {
 	changed = setOpt(m.Versions, "from", v, d.From, &m.From) || changed
 	changed = setOpt(m.Versions, "to", v, d.To, &m.To) || changed
 	e.dirty = e.dirty || changed
-	if isNew || counted {
+	switch {
+	case w.addSums && e.was == "": // not stored yet: counted once, with its final values
+		w.added[m.ID] = true
+	case w.addSums && raised && !moved:
+		if _, ok := w.added[m.ID]; !ok {
+			w.added[m.ID] = false
+		}
+	case isNew || moved || raised:
 		w.recount[m.ConversationID] = true
 		if !isNew {
 			w.recount[prevConversation] = true

@@ -379,7 +379,7 @@ func (p *Projector) planned(ctx context.Context, limit int) (*pendingBatch, erro
 		if len(events) == 0 {
 			return nil
 		}
-		w = newWork(tx.Live(), 0)
+		w = liveWork(tx, 0)
 		if err := safely(func() error {
 			if err := w.prefetch(events); err != nil {
 				return err
@@ -514,7 +514,7 @@ func projectPending(ctx context.Context, tx *store.Tx, epoch int64, limit int, l
 	}
 
 	seq := tx.Seq()
-	w := newWork(tx.Live(), seq)
+	w := liveWork(tx, seq)
 	err = tx.Savepoint("batch", func() error { return safely(func() error { return w.project(events) }) })
 	switch {
 	case err == nil:
@@ -526,7 +526,7 @@ func projectPending(ctx context.Context, tx *store.Tx, epoch int64, limit int, l
 		// One event may be to blame: each goes alone, in a savepoint.
 		log.Warn("projector: a batch failed; applying its events one by one", "events", len(events), "err", err)
 		for _, ev := range events {
-			one := newWork(tx.Live(), seq)
+			one := liveWork(tx, seq)
 			err := tx.Savepoint("event", func() error { return safely(func() error { return one.project([]*Event{ev}) }) })
 			switch {
 			case err == nil:
@@ -551,6 +551,14 @@ func projectPending(ctx context.Context, tx *store.Tx, epoch int64, limit int, l
 	}
 	counts.Add(store.EventCount(models.EventApplied), int64(len(ids)))
 	return b, tx.AddCounts(counts)
+}
+
+// liveWork is the projector's unit of work on the live mirror, whose
+// conversations' sums count every stored message (see work.addSums).
+func liveWork(tx *store.Tx, seq int64) *work {
+	w := newWork(tx.Live(), seq)
+	w.addSums = true
+	return w
 }
 
 // addCounts adds every one of from into to and returns to.

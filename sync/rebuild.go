@@ -305,7 +305,7 @@ func (r *rebuilder) flushMessages() error {
 		if err := r.w.flushMessages(); err != nil {
 			return err
 		}
-		clear(r.w.recount)
+		r.w.dropSums()
 		clear(r.w.messages)
 		return nil
 	}

@@ -259,3 +259,53 @@ func TestRules(t *testing.T) {
 		}
 	})
 }
+
+// TestAddSums: a conversation's sums grow by the messages added to them,
+// and a message already counted only raises its inbound and outbound times.
+func TestAddSums(t *testing.T) {
+	at := func(s string) *models.Time {
+		tm, err := models.ParseTime(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mt := models.NewTime(tm)
+		return &mt
+	}
+	const t1, t2, t3 = "2026-01-01T10:00:00.000000000Z", "2026-01-01T11:00:00.000000000Z", "2026-01-01T12:00:00.000000000Z"
+	tests := []struct {
+		name    string
+		conv    models.Conversation
+		add     []*models.Message
+		want    models.Conversation
+		changed bool
+	}{
+		{"first message", models.Conversation{},
+			[]*models.Message{{CreatedAt: *at(t2), InboundAt: at(t2)}},
+			models.Conversation{MessageCount: 1, LastMessageAt: at(t2), LastInboundAt: at(t2)}, true},
+		{"an older message counts, the times stay", models.Conversation{MessageCount: 3, LastMessageAt: at(t3), LastOutboundAt: at(t3)},
+			[]*models.Message{{CreatedAt: *at(t1), OutboundAt: at(t1)}},
+			models.Conversation{MessageCount: 4, LastMessageAt: at(t3), LastOutboundAt: at(t3)}, true},
+		{"two newer messages", models.Conversation{MessageCount: 1, LastMessageAt: at(t1), LastInboundAt: at(t1)},
+			[]*models.Message{{CreatedAt: *at(t2), OutboundAt: at(t2)}, {CreatedAt: *at(t3), InboundAt: at(t3)}},
+			models.Conversation{MessageCount: 3, LastMessageAt: at(t3), LastInboundAt: at(t3), LastOutboundAt: at(t2)}, true},
+		{"a counted message raises the outbound time", models.Conversation{MessageCount: 2, LastMessageAt: at(t2), LastOutboundAt: at(t1)},
+			[]*models.Message{{OutboundAt: at(t3)}},
+			models.Conversation{MessageCount: 2, LastMessageAt: at(t2), LastOutboundAt: at(t3)}, true},
+		{"a counted message below the maxima changes nothing", models.Conversation{MessageCount: 2, LastMessageAt: at(t2), LastInboundAt: at(t3)},
+			[]*models.Message{{InboundAt: at(t1)}},
+			models.Conversation{MessageCount: 2, LastMessageAt: at(t2), LastInboundAt: at(t3)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.conv
+			if changed := addSums(&c, tt.add); changed != tt.changed {
+				t.Errorf("changed = %v, want %v", changed, tt.changed)
+			}
+			got := store.Aggregate{Count: c.MessageCount, LastMessageAt: c.LastMessageAt, LastInboundAt: c.LastInboundAt, LastOutboundAt: c.LastOutboundAt}
+			want := store.Aggregate{Count: tt.want.MessageCount, LastMessageAt: tt.want.LastMessageAt, LastInboundAt: tt.want.LastInboundAt, LastOutboundAt: tt.want.LastOutboundAt}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("sums = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
