@@ -13,7 +13,9 @@ import (
 // register: the row's Versions map remembers, per field, the version of the
 // event that set it, and an event sets a field only when it is newer. Dates
 // are minima and maxima, and a conversation's message count and last
-// message are summed up from its stored messages. Registers, minima, maxima
+// message are sums of its stored messages (a message new to the store is
+// added to them, one that moved between conversations or in time has its
+// conversations summed up again). Registers, minima, maxima
 // and sums come out the same whatever the order and however often an event
 // is applied, so the mirror is order-independent and idempotent by
 // construction, and an old event arriving late costs the same as a new one.
@@ -302,7 +304,7 @@ func dirtyRows[T any](w *work, c cache[T], finish func(*T), counter func(*T) str
 
 // flush writes every changed row, stamped with the transaction's clock and
 // the work's change-feed position. Messages go first: the conversations
-// they changed are then summed up from the stored messages.
+// they changed then take their sums (see sumUp).
 func (w *work) flush() error {
 	if err := w.flushMessages(); err != nil {
 		return err
