@@ -269,3 +269,50 @@ func TestEraseLeavesOthersAndLaterEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestEraseThenAddToSums: after an erasure that took a conversation
+// shared by two people, a new message of the other person is added to the
+// sums the erasure left (the projector no longer reads them from the
+// messages), and those equal the sums a rebuild reads.
+func TestEraseThenAddToSums(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		s := newTestService(db)
+		defer s.Close()
+		ctx := context.Background()
+		for _, b := range [][]byte{
+			ev("e1", "conversation.opened", "2026-06-01T10:00:00Z", obj{"conversationId": "c1", "contactId": "cnt_b"}),
+			ev("e2", "message.received", "2026-06-01T10:01:00Z", obj{"messageId": "m1", "conversationId": "c1", "contactId": "cnt_b", "body": "hi"}),
+			ev("e3", "message.received", "2026-06-01T10:02:00Z", obj{"messageId": "m2", "conversationId": "c1", "contactId": "cnt_a", "body": "me too"}),
+			ev("e4", "message.received", "2026-06-01T10:03:00Z", obj{"messageId": "m4", "conversationId": "c2", "contactId": "cnt_b", "body": "other"}),
+		} {
+			MustIngest(t, s, b)
+		}
+		if _, err := Erase(ctx, db, discard, "cnt_a", EraseOptions{At: time.Date(2026, 6, 1, 11, 0, 0, 0, time.UTC)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range [][]byte{
+			ev("e5", "message.sent", "2026-06-01T12:00:00Z", obj{"messageId": "m3", "conversationId": "c1", "contactId": "cnt_b", "body": "bye"}),
+			ev("e6", "message.sent", "2026-06-01T12:01:00Z", obj{"messageId": "m5", "conversationId": "c2", "contactId": "cnt_b", "body": "again"}),
+		} {
+			MustIngest(t, s, b)
+		}
+		got := MustSnapshot(t, db)
+		for _, c := range got.Conversations {
+			n := int64(0)
+			for _, m := range got.Messages {
+				if m.ConversationID == c.ID {
+					n++
+				}
+			}
+			if c.MessageCount != n {
+				t.Errorf("conversation %s counts %d messages, holds %d", c.ID, c.MessageCount, n)
+			}
+		}
+		if _, err := Rebuild(ctx, db, discard, RebuildOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if rebuilt := MustSnapshot(t, db); !reflect.DeepEqual(rebuilt, got) {
+			t.Errorf("a rebuild differs:\n got %s\nwant %s", dump(rebuilt), dump(got))
+		}
+	})
+}
