@@ -77,11 +77,11 @@ func (db *DB) CreateShadow(ctx context.Context) (int64, error) {
 // every row the rebuild changed carries it, so it must lie past every
 // position handed out before.
 func (tx *Tx) SwapShadow(gen, seq int64) error {
-	tables := sqliteMirrorTables
+	driver := DriverSQLite
 	if tx.texts.postgres {
-		tables = mirrorTables
+		driver = DriverPostgres
 	}
-	for _, t := range tables {
+	for _, t := range mirrorTablesOf(driver) {
 		for _, rename := range [][2]string{{t, retiredPrefix + t}, {shadowPrefix + t, t}} {
 			if err := tx.g.Exec("ALTER TABLE " + rename[0] + " RENAME TO " + rename[1]).Error; err != nil {
 				return fmt.Errorf("store: swap in the rebuilt %s: %w", t, err)
