@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -139,25 +140,67 @@ func (w *work) dropSums() {
 func (w *work) prefetch(events []*Event) error {
 	var keys store.Keys
 	for _, ev := range events {
-		switch {
-		case ev.Message != nil:
-			keys.Messages = append(keys.Messages, ev.Message.MessageID)
-			keys.Conversations = append(keys.Conversations, ev.Message.ConversationID)
-			if id := ev.Message.ContactID.Val; id != nil {
-				keys.Contacts = append(keys.Contacts, *id)
-			}
-		case ev.Conversation != nil:
-			keys.Conversations = append(keys.Conversations, ev.Conversation.ConversationID)
-			if id := ev.Conversation.ContactID.Val; id != nil {
-				keys.Contacts = append(keys.Contacts, *id)
-			}
-		case ev.Contact != nil:
-			keys.Contacts = append(keys.Contacts, ev.Contact.ContactID)
-		case ev.Workflow != nil:
-			keys.WorkflowRuns = append(keys.WorkflowRuns, runID(ev))
-		}
+		addKeys(&keys, ev)
 	}
 	return w.fetch(keys)
+}
+
+// addKeys adds the ids of the rows ev names to keys.
+func addKeys(keys *store.Keys, ev *Event) {
+	switch {
+	case ev.Message != nil:
+		keys.Messages = append(keys.Messages, ev.Message.MessageID)
+		keys.Conversations = append(keys.Conversations, ev.Message.ConversationID)
+		if id := ev.Message.ContactID.Val; id != nil {
+			keys.Contacts = append(keys.Contacts, *id)
+		}
+	case ev.Conversation != nil:
+		keys.Conversations = append(keys.Conversations, ev.Conversation.ConversationID)
+		if id := ev.Conversation.ContactID.Val; id != nil {
+			keys.Contacts = append(keys.Contacts, *id)
+		}
+	case ev.Contact != nil:
+		keys.Contacts = append(keys.Contacts, ev.Contact.ContactID)
+	case ev.Workflow != nil:
+		keys.WorkflowRuns = append(keys.WorkflowRuns, runID(ev))
+	}
+}
+
+// rowSet is a set of mirror rows by kind: those a unit of work holds,
+// frozen while another goroutine goes on with that work.
+type rowSet struct{ contacts, conversations, messages, runs map[string]bool }
+
+// held is the set of rows w holds now, loaded or absent.
+func (w *work) held() rowSet {
+	return rowSet{idSet(w.contacts), idSet(w.conversations), idSet(w.messages), idSet(w.runs)}
+}
+
+func idSet[T any](c cache[T]) map[string]bool {
+	set := make(map[string]bool, len(c))
+	for id := range c {
+		set[id] = true
+	}
+	return set
+}
+
+// names reports whether ev names a row of s.
+func (s rowSet) names(ev *Event) bool {
+	var keys store.Keys
+	addKeys(&keys, ev)
+	return anyOf(s.contacts, keys.Contacts) || anyOf(s.conversations, keys.Conversations) ||
+		anyOf(s.messages, keys.Messages) || anyOf(s.runs, keys.WorkflowRuns)
+}
+
+// shares reports whether w holds a row of s.
+func (w *work) shares(s rowSet) bool {
+	return anyOf(s.contacts, slices.Collect(maps.Keys(w.contacts))) ||
+		anyOf(s.conversations, slices.Collect(maps.Keys(w.conversations))) ||
+		anyOf(s.messages, slices.Collect(maps.Keys(w.messages))) ||
+		anyOf(s.runs, slices.Collect(maps.Keys(w.runs)))
+}
+
+func anyOf(set map[string]bool, ids []string) bool {
+	return slices.ContainsFunc(ids, func(id string) bool { return set[id] })
 }
 
 // fetch loads the rows keys names that the work does not hold yet.

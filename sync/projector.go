@@ -47,10 +47,14 @@ type ProjectorOptions struct {
 	// server (it reads 85 % at half the maximum rate), so the projector
 	// does not rest: resting as on SQLite, or only past 80 % busy, left it
 	// so little time at half the maximum rate that the oldest pending
-	// event aged 20 s in 30 s; not resting keeps it under 300 ms there and
-	// costs a fifth of the maximum rate on a machine whose two cores also
-	// run Postgres (BENCHMARKS.md). When deliveries stop it applies full
-	// batches back to back, catching up on what it left.
+	// event aged 20 s in 30 s. Not resting, and planning each batch while
+	// the one before is written (see step), keeps the oldest pending
+	// event under 250 ms there and, at the maximum rate, the mirror within
+	// seconds of the journal, for half the journal-only server's rate on
+	// a machine whose two cores also run Postgres (BENCHMARKS.md). On
+	// SQLite it plans ahead only when deliveries stop: while they come,
+	// the core that takes is the webhook's. When deliveries stop it
+	// applies full batches back to back, catching up on what it left.
 	Active func() bool
 	Load   func() float64
 	// StepBudget is how long a transaction may write while deliveries
@@ -83,6 +87,7 @@ type Projector struct {
 	holding  atomic.Bool
 	epoch    int64         // the lease's, while holding
 	perEvent time.Duration // how long a step writes for each event, on average lately
+	next     *plan         // planned while the last batch was written, for the next step
 }
 
 // NewProjector returns a projector; Run starts it.
@@ -189,7 +194,9 @@ func (p *Projector) Run(ctx context.Context) {
 		if active {
 			limit = p.paced(share)
 		}
-		st, err := p.step(ctx, limit)
+		// Planning the next batch beside a write takes a core the
+		// deliveries would use: not while the projector rests for them.
+		st, err := p.step(ctx, limit, share == 1 || !active)
 		switch {
 		case ctx.Err() != nil:
 			continue // stopping: the loop ends
@@ -261,6 +268,7 @@ func keepLease(ctx context.Context, db *store.DB, epoch int64, ttl time.Duration
 
 func (p *Projector) lost() {
 	p.holding.Store(false)
+	p.next = nil
 	p.log.Warn("projector: the lease was taken over (another instance, a rebuild or an erasure); standing by", "epoch", p.epoch)
 }
 
@@ -281,12 +289,44 @@ func (p *Projector) sleep(ctx context.Context, d time.Duration, wakeable bool) {
 
 // Step applies up to Batch pending events in one transaction, as the
 // lease holder; it fails with store.ErrLeaseLost once the lease is
-// another's.
-func (p *Projector) Step(ctx context.Context) (StepStats, error) { return p.step(ctx, p.opts.Batch) }
+// another's. While it writes a full batch it plans the next one, which
+// the next Step writes (see step).
+func (p *Projector) Step(ctx context.Context) (StepStats, error) {
+	return p.step(ctx, p.opts.Batch, true)
+}
 
-func (p *Projector) step(ctx context.Context, limit int) (StepStats, error) {
+// step applies up to limit pending events in one write transaction: the
+// batch planned ahead by the step before, if any, or one it plans now.
+// With ahead, while that transaction writes a full batch, it plans the
+// next one beside it: the write is mostly the database's work and the
+// planning mostly the server's and a reader's, so on two cores a
+// backlog goes down faster (BENCHMARKS.md). Whatever fails, the batch is
+// planned again.
+func (p *Projector) step(ctx context.Context, limit int, ahead bool) (StepStats, error) {
 	start := time.Now()
-	b, err := p.planned(ctx, limit)
+	pl, err := p.next, error(nil)
+	p.next = nil
+	if pl == nil {
+		pl, err = p.plan(ctx, limit, nil)
+	}
+	switch {
+	case err != nil:
+	case len(pl.events) == 0:
+	case ahead && pl.more:
+		busy := pl.work.held()
+		done := make(chan error, 1)
+		go func() { done <- p.write(ctx, pl) }()
+		next, planErr := p.plan(ctx, limit, &priorBatch{pl, busy})
+		if err = <-done; err == nil && planErr == nil && next.follows(pl) {
+			p.next = next
+		}
+	default:
+		err = p.write(ctx, pl)
+	}
+	var b *pendingBatch
+	if pl != nil {
+		b = pl.batch
+	}
 	if errors.Is(err, errReplan) {
 		var began time.Time
 		err = p.db.WriteLoose(ctx, func(tx *store.Tx) error {
@@ -327,6 +367,7 @@ func (p *Projector) Drain(ctx context.Context) error {
 		p.epoch = epoch
 		defer func() { _ = p.db.ReleaseLease(context.WithoutCancel(ctx), epoch) }()
 	}
+	defer func() { p.next = nil }()
 	for {
 		st, err := p.Step(ctx)
 		if err != nil {
@@ -342,50 +383,77 @@ func (p *Projector) Drain(ctx context.Context) error {
 // projectPending must do it inside its transaction.
 var errReplan = errors.New("sync: the planned batch must be done again in its transaction")
 
-// planned applies up to limit pending events in two steps, so that the
-// write transaction (on SQLite the only write lock, which deliveries wait
-// for) holds the writes alone: it reads the pending events and the rows
-// they name in a read snapshot and applies them in memory, then writes in
-// a transaction that checks no mirror writer came in between (its
-// change-feed position is the snapshot's next). Anything else, a refused
+// plan is a batch of pending events applied in memory to the rows they
+// name, as a read snapshot holds them, for a write transaction to write:
+// so that the write transaction (on SQLite the only write lock, which
+// deliveries wait for) holds the writes alone.
+type plan struct {
+	batch  *pendingBatch
+	work   *work
+	events []*Event
+	more   bool      // the snapshot held more pending events than the batch took
+	read   *store.Tx // the snapshot, whose knowledge of stored rows the write adopts
+	basis  int64     // the last change-feed position the snapshot saw: the write must take the next
+}
+
+// priorBatch is a plan being written while the next is planned, with the
+// rows it held when its write began.
+type priorBatch struct {
+	plan *plan
+	busy rowSet
+}
+
+// plan reads up to limit pending events and the rows they name in a read
+// snapshot and applies them in memory. With prior, a batch being written
+// meanwhile, it leaves out prior's events and those that name a row prior
+// holds (they wait for a later batch), so that what it read of the mirror
+// still holds once prior commits (see follows). Anything else, a refused
 // value or a projection bug included, is errReplan: projectPending does
 // the batch again, carefully.
-func (p *Projector) planned(ctx context.Context, limit int) (*pendingBatch, error) {
-	var (
-		b      *pendingBatch
-		w      *work
-		events []*Event
-		counts store.Counts
-		read   *store.Tx
-		seq    int64
-	)
+func (p *Projector) plan(ctx context.Context, limit int, prior *priorBatch) (*plan, error) {
+	skip := map[string]bool{}
+	if prior != nil {
+		for _, ev := range prior.plan.events {
+			skip[ev.ID] = true
+		}
+	}
+	pl := &plan{batch: &pendingBatch{}}
 	err := p.db.ReadSnapshot(ctx, func(tx *store.Tx) error {
 		if epoch, _ := tx.LeaseEpoch(); epoch != p.epoch {
 			return store.Abort(store.ErrLeaseLost)
 		}
-		rows, err := tx.PendingEvents(limit)
+		rows, err := tx.PendingEvents(limit + len(skip))
 		if err != nil {
 			return err
 		}
-		b = &pendingBatch{taken: rows}
-		counts = store.Counts{}
+		pl.more = len(rows) == limit+len(skip)
 		for _, row := range rows {
+			if skip[row.ID] {
+				continue
+			}
+			if len(pl.events) == limit {
+				break
+			}
 			ev, status, _ := decodeJournaled(row)
 			if status != models.EventPending {
 				return errReplan // an outcome to record: the careful path does that
 			}
-			events = append(events, ev)
+			if prior != nil && prior.busy.names(ev) {
+				continue
+			}
+			pl.batch.taken = append(pl.batch.taken, row)
+			pl.events = append(pl.events, ev)
 		}
-		if len(events) == 0 {
+		if len(pl.events) == 0 {
 			return nil
 		}
-		w = liveWork(tx, 0)
+		pl.work = liveWork(tx, 0)
 		if err := safely(func() error {
-			if err := w.prefetch(events); err != nil {
+			if err := pl.work.prefetch(pl.events); err != nil {
 				return err
 			}
-			for _, ev := range events {
-				if err := w.apply(ev); err != nil {
+			for _, ev := range pl.events {
+				if err := pl.work.apply(ev); err != nil {
 					return err
 				}
 			}
@@ -393,26 +461,45 @@ func (p *Projector) planned(ctx context.Context, limit int) (*pendingBatch, erro
 		}); err != nil {
 			return errReplan
 		}
-		read, seq = tx, tx.FeedSeq()
+		pl.read, pl.basis = tx, tx.FeedSeq()
 		return nil
 	})
-	switch {
-	case errors.Is(err, store.ErrLeaseLost), errors.Is(err, errReplan):
+	if err != nil {
 		return nil, err
-	case err != nil:
-		return nil, err
-	case len(events) == 0:
-		return b, nil
 	}
+	return pl, nil
+}
+
+// follows reports whether pl, planned while prior was written, still
+// holds now that prior committed: it shares no row with prior (prior's
+// write may have loaded more than it held when it began), and prior's
+// was the only write since pl's snapshot. Its write must then take the
+// position after prior's.
+func (pl *plan) follows(prior *plan) bool {
+	if len(pl.events) == 0 || pl.work.shares(prior.work.held()) {
+		return false
+	}
+	after := prior.basis + 1 // prior's position
+	if pl.basis != prior.basis && pl.basis != after {
+		return false
+	}
+	pl.basis = after
+	return true
+}
+
+// write writes a plan in a transaction that checks that no other mirror
+// writer came in since its snapshot (its change-feed position is the
+// plan's basis's next). Whatever else fails, the plan is spent.
+func (p *Projector) write(ctx context.Context, pl *plan) error {
 	var began time.Time
 	defer func() {
-		if b != nil && !began.IsZero() {
-			b.held = time.Since(began)
+		if !began.IsZero() {
+			pl.batch.held = time.Since(began)
 		}
 	}()
 	// Loose: should a power loss undo the commit, its events are pending
 	// again, and the projector applies them again.
-	err = p.db.WriteLoose(ctx, func(tx *store.Tx) error {
+	err := p.db.WriteLoose(ctx, func(tx *store.Tx) error {
 		began = time.Now()
 		held, err := tx.LeaseEpoch()
 		if err != nil {
@@ -421,10 +508,11 @@ func (p *Projector) planned(ctx context.Context, limit int) (*pendingBatch, erro
 		if held != p.epoch {
 			return store.Abort(store.ErrLeaseLost)
 		}
-		if tx.Seq() != seq+1 {
+		if tx.Seq() != pl.basis+1 {
 			return store.Abort(errReplan) // another writer changed the mirror since the snapshot
 		}
-		tx.Adopt(read)
+		tx.Adopt(pl.read)
+		w := pl.work
 		w.rebind(tx.Live())
 		w.seq = tx.Seq()
 		if err := safely(w.flush); err != nil {
@@ -433,25 +521,26 @@ func (p *Projector) planned(ctx context.Context, limit int) (*pendingBatch, erro
 			}
 			return store.Abort(errReplan)
 		}
-		ids := make([]string, len(events))
-		for i, ev := range events {
+		ids := make([]string, len(pl.events))
+		for i, ev := range pl.events {
 			ids[i] = ev.ID
 		}
 		if err := tx.MarkApplied(ids); err != nil {
 			return err
 		}
-		counts.Add(store.EventCount(models.EventPending), -int64(len(events)))
-		counts.Add(store.EventCount(models.EventApplied), int64(len(events)))
+		counts := store.Counts{}
+		counts.Add(store.EventCount(models.EventPending), -int64(len(ids)))
+		counts.Add(store.EventCount(models.EventApplied), int64(len(ids)))
 		return tx.AddCounts(addCounts(counts, w.counts))
 	})
 	switch {
 	case err == nil:
-		b.applied = events
-		return b, nil
+		pl.batch.applied = pl.events
+		return nil
 	case errors.Is(err, store.ErrLeaseLost), errors.Is(err, errReplan), store.Transient(err):
-		return nil, err
+		return err
 	default:
-		return nil, errReplan // refused at the commit (Postgres sends the writes then)
+		return errReplan // refused at the commit (Postgres sends the writes then)
 	}
 }
 
