@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"maps"
 	"slices"
 	"time"
 
@@ -175,6 +174,7 @@ func (w *work) held() rowSet {
 	return rowSet{idSet(w.contacts), idSet(w.conversations), idSet(w.messages), idSet(w.runs)}
 }
 
+// idSet is the set of the ids c holds.
 func idSet[T any](c cache[T]) map[string]bool {
 	set := make(map[string]bool, len(c))
 	for id := range c {
@@ -193,10 +193,18 @@ func (s rowSet) names(ev *Event) bool {
 
 // shares reports whether w holds a row of s.
 func (w *work) shares(s rowSet) bool {
-	return anyOf(s.contacts, slices.Collect(maps.Keys(w.contacts))) ||
-		anyOf(s.conversations, slices.Collect(maps.Keys(w.conversations))) ||
-		anyOf(s.messages, slices.Collect(maps.Keys(w.messages))) ||
-		anyOf(s.runs, slices.Collect(maps.Keys(w.runs)))
+	return holdsAny(w.contacts, s.contacts) || holdsAny(w.conversations, s.conversations) ||
+		holdsAny(w.messages, s.messages) || holdsAny(w.runs, s.runs)
+}
+
+// holdsAny reports whether c holds a row whose id is in set.
+func holdsAny[T any](c cache[T], set map[string]bool) bool {
+	for id := range c {
+		if set[id] {
+			return true
+		}
+	}
+	return false
 }
 
 func anyOf(set map[string]bool, ids []string) bool {
