@@ -45,6 +45,7 @@ func isNamed(t *testing.T, s *testService, id, want string) {
 	}
 }
 
+// contact is a contact event of type typ naming contactID.
 func contact(id, typ, at, contactID, name string) []byte {
 	return ev(id, typ, at, obj{"contactId": contactID, "name": name})
 }
@@ -95,15 +96,7 @@ func TestPlanAhead(t *testing.T) {
 				if got := planned(s.projector); !slices.Equal(got, []string{"e3"}) && !slices.Equal(got, []string{"e3", "e4"}) {
 					t.Fatalf("planned ahead %v, want [e3] or [e3 e4]: e2 names cnt_a, which the batch being written held", got)
 				}
-				for {
-					st, err := s.projector.Step(context.Background())
-					if err != nil {
-						t.Fatal(err)
-					}
-					if st.Events == 0 {
-						break
-					}
-				}
+				MustDrain(t, s)
 				isNamed(t, s, "cnt_a", "A2")
 				checkCounters(t, s.db)
 				if st := MustStats(t, s.db); st.Contacts != 4 || st.Events[models.EventPending] != 0 || st.Events[models.EventApplied] != 5 {
